@@ -1,0 +1,1 @@
+"""bridge: the IRC <-> XMPP gateway and relay (see issue 7)."""
