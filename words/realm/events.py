@@ -1,0 +1,112 @@
+"""The events of the words realm: every change of state is one of these.
+
+The realm applies an event (changes its state), then hands the same object to
+every mind that must know and to every subscriber (history, a store, later a
+cluster link or the XMPP gateway). Events hold the realm's own User and Group
+objects; a cluster link turns them into names on the wire.
+
+`rendered` is a per-event cache for front ends: the IRC server formats a
+channel message once and every recipient's connection reuses the same bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from words.realm.model import Group, User
+
+
+@dataclass(slots=True, kw_only=True)
+class Event:
+    # Name of the ChatClient method that receives this event (None: minds
+    # are not told, only subscribers).
+    mind_method: ClassVar[str | None] = None
+    time: float = field(default_factory=time.time)
+    rendered: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(slots=True, kw_only=True)
+class UserCreated(Event):
+    """A lasting user was created (it is offline until it signs on)."""
+
+    user: User
+
+
+@dataclass(slots=True, kw_only=True)
+class SignedOn(Event):
+    """A mind was attached to a user (made on request if needed)."""
+
+    user: User
+
+
+@dataclass(slots=True, kw_only=True)
+class Quit(Event):
+    """A user signed off; everyone sharing a group hears it exactly once."""
+
+    mind_method: ClassVar[str | None] = "user_quit"
+    user: User
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
+class Renamed(Event):
+    """A user changed name; once applied, `user.name` is `new_name`."""
+
+    mind_method: ClassVar[str | None] = "user_renamed"
+    user: User
+    old_name: str
+    new_name: str
+
+
+@dataclass(slots=True, kw_only=True)
+class GroupCreated(Event):
+    group: Group
+
+
+@dataclass(slots=True, kw_only=True)
+class GroupRemoved(Event):
+    group: Group
+
+
+@dataclass(slots=True, kw_only=True)
+class Joined(Event):
+    mind_method: ClassVar[str | None] = "user_joined"
+    group: Group
+    user: User
+
+
+@dataclass(slots=True, kw_only=True)
+class Left(Event):
+    mind_method: ClassVar[str | None] = "user_left"
+    group: Group
+    user: User
+    reason: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class Said(Event):
+    """A message from `sender` to a group or to one user.
+
+    `kind` is "message" or "notice" (a notice must never trigger an automatic
+    reply). `action` marks a /me.
+    """
+
+    mind_method: ClassVar[str | None] = "receive"
+    sender: User
+    target: User | Group
+    text: str
+    kind: str = "message"
+    action: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class MetaChanged(Event):
+    """A group's metadata (topic and the like) changed."""
+
+    mind_method: ClassVar[str | None] = "group_meta_update"
+    group: Group
+    changes: dict[str, Any]
+    by: User | None = None

@@ -1,0 +1,349 @@
+"""The words realm: the chat service, independent of any protocol.
+
+Every change of state goes through `WordsRealm.apply`: it changes the state,
+tells the minds that must know, then the subscribers. The public methods
+(`join`, `say`, `rename`, ...) check their arguments, build an event and
+apply it. Nothing here formats IRC or XMPP.
+
+State changes are synchronous on purpose: live state is held in memory, so a
+channel message costs no task switch; a store that persists events does its
+I/O behind a subscriber.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+from words.casemap import get_casefold
+from words.realm.errors import (
+    DuplicateGroup,
+    DuplicateUser,
+    NoSuchGroup,
+    NoSuchUser,
+    NotInGroup,
+)
+from words.realm.events import (
+    Event,
+    GroupCreated,
+    GroupRemoved,
+    Joined,
+    Left,
+    MetaChanged,
+    Quit,
+    Renamed,
+    Said,
+    SignedOn,
+    UserCreated,
+)
+from words.realm.model import ChatClient, Group, User
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Event], object]
+
+
+class ChatAvatar:
+    """What a Portal login yields from a words realm: an identity, not yet a user.
+
+    The front end picks the name (an IRC nick, a MUC nick) and signs on with
+    it; `account` is the avatar ID the checkers vouched for.
+    """
+
+    __slots__ = ("realm", "account", "mind", "user")
+
+    def __init__(self, realm: WordsRealm, account: str, mind: ChatClient) -> None:
+        self.realm = realm
+        self.account = account
+        self.mind = mind
+        self.user: User | None = None
+
+    def sign_on(self, name: str, *, account: str | None = None, **info: str) -> User:
+        self.user = self.realm.sign_on(name, self.mind, account=account, **info)
+        return self.user
+
+    def logout(self, reason: str = "Connection closed") -> None:
+        if self.user is not None and self.user.mind is self.mind:
+            self.realm.sign_off(self.user, reason)
+        self.user = None
+
+
+class WordsRealm:
+    """Users and groups with Twisted Words semantics, and the one event stream."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        casemapping: str = "rfc1459",
+        create_group_on_request: bool = False,
+        create_user_on_request: bool = True,
+        op_first_joiner: bool = True,
+    ) -> None:
+        self.name = name
+        self.casemapping = casemapping
+        self.casefold = get_casefold(casemapping)
+        self.create_group_on_request = create_group_on_request
+        self.create_user_on_request = create_user_on_request
+        self.op_first_joiner = op_first_joiner
+        self.users: dict[str, User] = {}
+        self.groups: dict[str, Group] = {}
+        self._subscribers: list[Subscriber] = []
+        self._appliers: dict[type[Event], Callable[[Any], Iterable[ChatClient]]] = {
+            UserCreated: self._apply_user_added,
+            SignedOn: self._apply_user_added,
+            Quit: self._apply_quit,
+            Renamed: self._apply_renamed,
+            GroupCreated: self._apply_group_created,
+            GroupRemoved: self._apply_group_removed,
+            Joined: self._apply_joined,
+            Left: self._apply_left,
+            Said: self._apply_said,
+            MetaChanged: self._apply_meta_changed,
+        }
+
+    # -- the one place -------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Change the state as `event` says, then tell minds and subscribers."""
+        minds = self._appliers[type(event)](event)
+        method = event.mind_method
+        if method is not None:
+            for mind in minds:
+                try:
+                    getattr(mind, method)(event)
+                except Exception:  # one broken front end must not stop delivery
+                    log.exception("mind %r failed on %s", mind, type(event).__name__)
+        for subscriber in self._subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("subscriber %r failed on %s", subscriber, type(event).__name__)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call `subscriber(event)` after every event; returns an unsubscribe function."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    # -- Portal realm ----------------------------------------------------------
+
+    async def request_avatar(
+        self, avatar_id: str, mind: ChatClient, *interfaces: type
+    ) -> tuple[type, ChatAvatar, Callable[[], None]]:
+        if interfaces and ChatAvatar not in interfaces:
+            raise NotImplementedError(f"{type(self).__name__} only provides ChatAvatar")
+        avatar = ChatAvatar(self, avatar_id, mind)
+        return ChatAvatar, avatar, avatar.logout
+
+    # -- lookups ---------------------------------------------------------------
+
+    def find_user(self, name: str) -> User | None:
+        return self.users.get(self.casefold(name))
+
+    def find_group(self, name: str) -> Group | None:
+        return self.groups.get(self.casefold(name))
+
+    def lookup_user(self, name: str) -> User:
+        user = self.users.get(self.casefold(name))
+        if user is None:
+            raise NoSuchUser(name)
+        return user
+
+    def lookup_group(self, name: str) -> Group:
+        group = self.groups.get(self.casefold(name))
+        if group is None:
+            raise NoSuchGroup(name)
+        return group
+
+    def create_user(self, name: str) -> User:
+        """Create a lasting (offline) user; DuplicateUser if the name is taken."""
+        folded = self.casefold(name)
+        if folded in self.users:
+            raise DuplicateUser(name)
+        user = User(name=name, folded=folded)
+        self.apply(UserCreated(user=user))
+        return user
+
+    def create_group(self, name: str, *, transient: bool = False) -> Group:
+        folded = self.casefold(name)
+        if folded in self.groups:
+            raise DuplicateGroup(name)
+        group = Group(name=name, folded=folded, transient=transient)
+        self.apply(GroupCreated(group=group))
+        return group
+
+    def get_group(self, name: str) -> Group:
+        """Look a group up, creating it if the realm creates groups on request."""
+        group = self.groups.get(self.casefold(name))
+        if group is not None:
+            return group
+        if not self.create_group_on_request:
+            raise NoSuchGroup(name)
+        return self.create_group(name, transient=True)
+
+    def get_user(self, name: str) -> User:
+        user = self.users.get(self.casefold(name))
+        if user is not None:
+            return user
+        if not self.create_user_on_request:
+            raise NoSuchUser(name)
+        return self.create_user(name)
+
+    # -- changes of state --------------------------------------------------------
+
+    def sign_on(
+        self,
+        name: str,
+        mind: ChatClient,
+        *,
+        account: str | None = None,
+        username: str = "",
+        host: str = "",
+        realname: str = "",
+    ) -> User:
+        """Attach `mind` to the user `name` (made on request); DuplicateUser if online."""
+        folded = self.casefold(name)
+        user = self.users.get(folded)
+        if user is None:
+            if not self.create_user_on_request:
+                raise NoSuchUser(name)
+            user = User(name=name, folded=folded, transient=True)
+        elif user.mind is not None:
+            raise DuplicateUser(name)
+        user.mind = mind
+        user.account = account
+        user.username = username
+        user.host = host
+        user.realname = realname
+        user.signed_on = user.last_message = time.time()
+        self.apply(SignedOn(user=user))
+        return user
+
+    def sign_off(self, user: User, reason: str) -> None:
+        self.apply(Quit(user=user, reason=reason))
+
+    def rename(self, user: User, new_name: str) -> None:
+        folded = self.casefold(new_name)
+        other = self.users.get(folded)
+        if other is not None and other is not user:
+            raise DuplicateUser(new_name)
+        if new_name == user.name:
+            return
+        self.apply(Renamed(user=user, old_name=user.name, new_name=new_name))
+
+    def join(self, user: User, group: Group) -> bool:
+        """Add `user` to `group`; False if already a member (no event)."""
+        if user in group.members:
+            return False
+        self.apply(Joined(group=group, user=user))
+        return True
+
+    def leave(self, user: User, group: Group, reason: str = "") -> None:
+        if user not in group.members:
+            raise NotInGroup(group.name)
+        self.apply(Left(group=group, user=user, reason=reason))
+
+    def say(
+        self,
+        sender: User,
+        target: User | Group,
+        text: str,
+        *,
+        kind: str = "message",
+        action: bool = False,
+    ) -> Said:
+        event = Said(sender=sender, target=target, text=text, kind=kind, action=action)
+        self.apply(event)
+        return event
+
+    def set_group_meta(self, group: Group, changes: dict[str, Any], by: User | None = None) -> None:
+        self.apply(MetaChanged(group=group, changes=changes, by=by))
+
+    def set_topic(self, group: Group, topic: str, by: User | None = None) -> None:
+        author = by.name if by is not None else self.name
+        self.set_group_meta(
+            group, {"topic": topic, "topic_author": author, "topic_time": time.time()}, by
+        )
+
+    def set_status(self, group: Group, user: User, status: str) -> None:
+        """Replace a member's status letters ("o", "v", "ov", "")."""
+        if user not in group.members:
+            raise NotInGroup(group.name)
+        group.members[user] = status
+
+    # -- appliers: state change, then who must be told -----------------------------
+
+    def _apply_user_added(self, event: UserCreated | SignedOn) -> tuple[ChatClient, ...]:
+        self.users[event.user.folded] = event.user
+        return ()
+
+    def _apply_quit(self, event: Quit) -> Iterable[ChatClient]:
+        user = event.user
+        minds = self._minds_sharing_groups(user, include_self=False)
+        for group in list(user.groups.values()):
+            del group.members[user]
+            if group.transient and not group.members:
+                self.apply(GroupRemoved(group=group))
+        user.groups.clear()
+        user.mind = None
+        if user.transient:
+            self.users.pop(user.folded, None)
+        return minds
+
+    def _apply_renamed(self, event: Renamed) -> Iterable[ChatClient]:
+        user = event.user
+        del self.users[user.folded]
+        user.name = event.new_name
+        user.folded = self.casefold(event.new_name)
+        self.users[user.folded] = user
+        return self._minds_sharing_groups(user, include_self=True)
+
+    @staticmethod
+    def _minds_sharing_groups(user: User, *, include_self: bool) -> list[ChatClient]:
+        """Each mind that shares a group with `user`, once (QUIT and NICK go out once)."""
+        minds: dict[int, ChatClient] = {}
+        if include_self and user.mind is not None:
+            minds[id(user.mind)] = user.mind
+        for group in user.groups.values():
+            for member in group.members:
+                if member is not user and member.mind is not None:
+                    minds[id(member.mind)] = member.mind
+        return list(minds.values())
+
+    def _apply_group_created(self, event: GroupCreated) -> tuple[ChatClient, ...]:
+        self.groups[event.group.folded] = event.group
+        return ()
+
+    def _apply_group_removed(self, event: GroupRemoved) -> tuple[ChatClient, ...]:
+        self.groups.pop(event.group.folded, None)
+        return ()
+
+    def _apply_joined(self, event: Joined) -> Iterable[ChatClient]:
+        group, user = event.group, event.user
+        first = not group.members
+        group.members[user] = "o" if first and self.op_first_joiner else ""
+        user.groups[group.folded] = group
+        return [m.mind for m in group.members if m.mind is not None]
+
+    def _apply_left(self, event: Left) -> Iterable[ChatClient]:
+        group, user = event.group, event.user
+        # The leaver hears its own PART, so collect minds before removing it.
+        minds = [m.mind for m in group.members if m.mind is not None]
+        del group.members[user]
+        del user.groups[group.folded]
+        if group.transient and not group.members:
+            self.apply(GroupRemoved(group=group))
+        return minds
+
+    def _apply_said(self, event: Said) -> Iterable[ChatClient]:
+        event.sender.last_message = event.time
+        target = event.target
+        if isinstance(target, Group):
+            sender = event.sender
+            return [m.mind for m in target.members if m is not sender and m.mind is not None]
+        return (target.mind,) if target.mind is not None else ()
+
+    def _apply_meta_changed(self, event: MetaChanged) -> Iterable[ChatClient]:
+        event.group.meta.update(event.changes)
+        return [m.mind for m in event.group.members if m.mind is not None]
