@@ -1,0 +1,257 @@
+"""The YAML configuration of `words serve`, checked key by key.
+
+A bad file never half-starts a server: `load_config` raises ConfigError
+naming the file, the key and what is wrong. Every key has a default, so an
+empty file (or none at all) gives the embedded default server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from words.casemap import CASEMAPPINGS
+
+DEFAULT_MOTD = "Welcome to words, an IRC server on asyncio. Be excellent to each other."
+
+
+class ConfigError(ValueError):
+    """A configuration problem: `str()` names the file, the key and the problem."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        super().__init__(f"{source}: {key}: {problem}")
+        self.source = source
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every limit the server enforces; ISUPPORT announces them as they are."""
+
+    nicklen: int = 30
+    channellen: int = 50
+    topiclen: int = 390
+    awaylen: int = 200
+    kicklen: int = 255
+    max_channels_per_user: int = 50  # CHANLIMIT
+    max_targets: int = 4  # TARGMAX for PRIVMSG/NOTICE/JOIN/PART
+    max_clients: int = 10000
+    registration_timeout: float = 30.0  # seconds from connect to 001
+    ping_interval: float = 120.0  # idle seconds before the server sends PING
+    ping_timeout: float = 60.0  # seconds to answer that PING
+    sendq: int = 1048576  # bytes queued for one client before "SendQ exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str = "<defaults>"
+    server_name: str = "words.local"
+    network: str = "words"
+    description: str = "words IRC server"
+    motd: str = DEFAULT_MOTD
+    listen: tuple[Listen, ...] = (Listen("127.0.0.1", 6667),)
+    realm_name: str = ""  # defaults to server_name
+    casemapping: str = "rfc1459"
+    create_groups_on_request: bool = True
+    auth: tuple[str, ...] = ("anonymous",)
+    hashing: dict[str, int] = field(default_factory=dict)
+    limits: Limits = Limits()
+    log_level: str = "info"
+
+    @property
+    def realm(self) -> str:
+        return self.realm_name or self.server_name
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def parse_listen(value: str) -> Listen:
+    """'HOST:PORT', '[v6]:PORT' or ':PORT' -> Listen; ValueError if malformed."""
+    if not isinstance(value, str) or ":" not in value:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    host, _, port_text = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"port {port_text!r} in {value!r} is not a number") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} in {value!r} is out of range 0-65535")
+    return Listen(host, port)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and check a YAML config; None gives the defaults."""
+    if path is None:
+        return Config()
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return config_from_mapping(data if data is not None else {}, source, base_dir=Path(path).parent)
+
+
+def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> Config:
+    reader = _Reader(source)
+    top = reader.mapping(data, "(top level)")
+    reader.known(top, "", {"server", "listen", "realm", "auth", "hashing", "limits", "log_level"})
+
+    server = reader.mapping(top.get("server", {}), "server")
+    reader.known(server, "server", {"name", "network", "description", "motd", "motd_file"})
+    values: dict[str, Any] = {"source": source}
+    for key in ("name", "network", "description"):
+        if key in server:
+            values["server_name" if key == "name" else key] = reader.text(server[key], f"server.{key}")
+    if "motd" in server and "motd_file" in server:
+        raise ConfigError(source, "server.motd_file", "give either motd or motd_file, not both")
+    if "motd" in server:
+        values["motd"] = reader.text(server["motd"], "server.motd", empty_ok=True)
+    if "motd_file" in server:
+        motd_path = base_dir / reader.text(server["motd_file"], "server.motd_file")
+        try:
+            values["motd"] = motd_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(source, "server.motd_file", f"cannot read {motd_path}: {exc.strerror}") from None
+    if " " in values.get("server_name", "x") or "." not in values.get("server_name", "."):
+        raise ConfigError(source, "server.name", "must look like a host name (no spaces, at least one dot)")
+    if " " in values.get("network", ""):
+        raise ConfigError(source, "server.network", "must not contain spaces")
+
+    if "listen" in top:
+        items = top["listen"]
+        if isinstance(items, str):
+            items = [items]
+        if not isinstance(items, list) or not items:
+            raise ConfigError(source, "listen", "must be a non-empty list of HOST:PORT strings")
+        listens = []
+        for i, item in enumerate(items):
+            try:
+                listens.append(parse_listen(item))
+            except ValueError as exc:
+                raise ConfigError(source, f"listen[{i}]", str(exc)) from None
+        values["listen"] = tuple(listens)
+
+    realm = reader.mapping(top.get("realm", {}), "realm")
+    reader.known(realm, "realm", {"name", "casemapping", "create_groups_on_request"})
+    if "name" in realm:
+        values["realm_name"] = reader.text(realm["name"], "realm.name")
+    if "casemapping" in realm:
+        mapping = reader.text(realm["casemapping"], "realm.casemapping")
+        if mapping not in CASEMAPPINGS:
+            raise ConfigError(source, "realm.casemapping", f"{mapping!r} is not one of {', '.join(CASEMAPPINGS)}")
+        values["casemapping"] = mapping
+    if "create_groups_on_request" in realm:
+        values["create_groups_on_request"] = reader.boolean(
+            realm["create_groups_on_request"], "realm.create_groups_on_request"
+        )
+
+    if "auth" in top:
+        values["auth"] = tuple(_auth_specs(reader, top["auth"], base_dir))
+
+    if "hashing" in top:
+        hashing = reader.mapping(top["hashing"], "hashing")
+        reader.known(hashing, "hashing", {"ln", "r", "p", "max_concurrent"})
+        values["hashing"] = {k: reader.integer(v, f"hashing.{k}", minimum=1) for k, v in hashing.items()}
+
+    limits = reader.mapping(top.get("limits", {}), "limits")
+    names = {f.name: f for f in fields(Limits)}
+    reader.known(limits, "limits", set(names))
+    limit_values = {}
+    for key, value in limits.items():
+        if names[key].type == "float":
+            limit_values[key] = reader.number(value, f"limits.{key}")
+        else:
+            limit_values[key] = reader.integer(value, f"limits.{key}", minimum=1)
+    values["limits"] = Limits(**limit_values)
+
+    if "log_level" in top:
+        level = reader.text(top["log_level"], "log_level").lower()
+        if level not in LOG_LEVELS:
+            raise ConfigError(source, "log_level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
+        values["log_level"] = level
+    return Config(**values)
+
+
+def _auth_specs(reader: _Reader, value: Any, base_dir: Path) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(reader.source, "auth", "must be a non-empty list of auth strings (see words serve --help-auth)")
+    specs = []
+    for i, item in enumerate(value):
+        spec = reader.text(item, f"auth[{i}]")
+        kind, sep, arg = spec.partition(":")
+        if kind == "file" and sep and not Path(arg).is_absolute():
+            spec = f"file:{base_dir / arg}"  # relative to the config file, not the cwd
+        specs.append(spec)
+    return specs
+
+
+class _Reader:
+    """Type checks that name the key in their error."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, key, problem)
+
+    def mapping(self, value: Any, key: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a mapping, got {type(value).__name__}")
+        return value
+
+    def known(self, value: dict[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in value:
+            if key not in allowed:
+                where = f"{prefix}.{key}" if prefix else str(key)
+                raise self.fail(where, f"unknown key (known: {', '.join(sorted(allowed))})")
+
+    def text(self, value: Any, key: str, *, empty_ok: bool = False) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {type(value).__name__}")
+        if not empty_ok and not value.strip():
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def integer(self, value: Any, key: str, *, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {value!r}")
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if value <= 0:
+            raise self.fail(key, f"must be positive, got {value}")
+        return float(value)
