@@ -1,0 +1,5 @@
+import sys
+
+from words.cli import main
+
+sys.exit(main())

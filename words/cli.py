@@ -1,0 +1,163 @@
+"""The `words` command line: serve, check-config, hashpw."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from dataclasses import replace
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from words import __version__
+from words.config import Config, ConfigError, load_config, parse_listen
+from words.cred import AuthSpecError, DEFAULT_HASHER, help_auth
+
+log = logging.getLogger("words")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.help_auth:
+        print(help_auth())
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="words", description="words: IRC server, bots and XMPP gateway")
+    parser.add_argument("--version", action="version", version=f"words {__version__}")
+    parser.add_argument("--help-auth", action="store_true", help="list the kinds of --auth strings")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the IRC server in the foreground")
+    serve.add_argument("--config", "-c", metavar="FILE", help="YAML configuration (default: built-in defaults)")
+    serve.add_argument(
+        "--listen", action="append", metavar="HOST:PORT",
+        help="listen here instead of the config's addresses (repeatable)",
+    )
+    serve.add_argument(
+        "--auth", action="append", metavar="SPEC",
+        help="an auth string replacing the config's (repeatable; see --help-auth)",
+    )
+    serve.add_argument("--help-auth", action="store_true", help="list the kinds of --auth strings")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(run=_serve)
+
+    check = sub.add_parser("check-config", help="validate a configuration file without starting")
+    check.add_argument("file")
+    check.set_defaults(run=_check_config, help_auth=False)
+
+    hashpw = sub.add_parser("hashpw", help="print a password hash for a passwords file or config")
+    hashpw.add_argument(
+        "--stdin", action="store_true",
+        help="read the password from the first line of stdin (default when stdin is not a terminal)",
+    )
+    hashpw.set_defaults(run=_hashpw, help_auth=False)
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"words: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    if args.listen:
+        try:
+            listens = tuple(parse_listen(item) for item in args.listen)
+        except ValueError as exc:
+            raise ConfigError("--listen", "--listen", str(exc)) from None
+        config = replace(config, listen=listens)
+    if args.auth:
+        config = replace(config, auth=tuple(args.auth))
+    if args.log_level:
+        config = replace(config, log_level=args.log_level)
+    return config
+
+
+def _setup_logging(level: str) -> None:
+    handler = RichHandler(
+        console=Console(stderr=True), show_path=False, rich_tracebacks=False,
+        log_time_format="[%X]",
+    )
+    logging.basicConfig(level=level.upper(), handlers=[handler], format="%(message)s", force=True)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from words.app import build_server, serve
+
+    try:
+        config = _load(args)
+        server = build_server(config)
+    except (ConfigError, AuthSpecError, ValueError) as exc:
+        return _fail(str(exc))
+    _setup_logging(config.log_level)
+
+    async def run() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(serve(server, ready))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set():
+            _print_summary(config, server)
+        waiter.cancel()
+        await task
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:  # typically the address is already in use
+        return _fail(f"cannot listen: {exc.strerror or exc}")
+    return 0
+
+
+def _print_summary(config: Config, server) -> None:
+    console = Console(highlight=False)
+    table = Table.grid(padding=(0, 2))
+    table.add_row("[bold]words[/bold]", __version__)
+    for host, port in server.bound:
+        table.add_row("listening", f"{host}:{port}")
+    table.add_row("server", f"{config.server_name} ({config.network})")
+    table.add_row("realm", f"in-memory {config.realm!r}, casemapping {config.casemapping}")
+    table.add_row("auth", ", ".join(spec.split(":", 1)[0] for spec in config.auth))
+    table.add_row("config", config.source)
+    console.print(table)
+    sys.stdout.flush()
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from words.app import build_server
+
+    try:
+        config = load_config(args.file)
+        build_server(config)  # also checks the auth strings and hashing parameters
+    except (ConfigError, AuthSpecError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"{args.file}: OK")
+    return 0
+
+
+def _hashpw(args: argparse.Namespace) -> int:
+    if args.stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            return _fail("the passwords differ")
+    if not password:
+        return _fail("empty password")
+    print(DEFAULT_HASHER.hash(password))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

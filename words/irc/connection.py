@@ -1,0 +1,357 @@
+"""One IRC client connection: an asyncio Protocol and the realm's mind for its user.
+
+Bytes come in through `data_received`, are cut into lines, checked for
+length, decoded and parsed, then dispatched through the command table.
+Realm events come in through the ChatClient methods and are formatted once
+per event (cached on the event) and queued; the server flushes every queue
+once per loop iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from words.irc import numerics as N
+from words.irc.codec import ParseError, check_length, decode_line, format_line, parse_line
+from words.realm import ChatAvatar, DuplicateUser, Group, User
+from words.realm.events import Joined, Left, MetaChanged, Quit, Renamed, Said
+
+if TYPE_CHECKING:
+    from words.irc.codec import Message
+    from words.irc.server import IRCServer
+
+log = logging.getLogger("words.irc")
+
+_ids = itertools.count(1)
+
+# A client may send this much without a newline before we give up on the line.
+_MAX_PARTIAL = 8191 + 512
+
+
+def user_prefix(user: User) -> str:
+    return f"{user.name}!{user.username}@{user.host}"
+
+
+def ctcp_action(text: str) -> str | None:
+    """The text of a CTCP ACTION (/me), or None if `text` is not one."""
+    if text.startswith("\x01ACTION ") or text == "\x01ACTION\x01":
+        return text[8:].rstrip("\x01")
+    return None
+
+
+class _ConnectionLog(logging.LoggerAdapter):
+    """Puts the connection id and peer address in front of every log line."""
+
+    def process(self, msg, kwargs):
+        return f"[{self.extra['conn']}] {msg}", kwargs
+
+
+class IRCConnection(asyncio.Protocol):
+    __slots__ = (
+        "server", "transport", "conn_id", "peer_host", "peer_port", "log",
+        "_buffer", "out", "nick", "username", "realname", "password",
+        "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
+        "connected_at", "closing", "_logging_in", "_held",
+    )
+
+    def __init__(self, server: IRCServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.conn_id = next(_ids)
+        self.peer_host = ""
+        self.peer_port = 0
+        self.log: logging.LoggerAdapter = _ConnectionLog(log, {"conn": f"conn#{self.conn_id}"})
+        self._buffer = b""
+        self.out: list[bytes] = []
+        self.nick: str | None = None
+        self.username: str | None = None
+        self.realname = ""
+        self.password: str | None = None
+        self.cap_negotiating = False
+        self.avatar: ChatAvatar | None = None
+        self.user: User | None = None  # set once registered
+        now = time.monotonic()
+        self.last_activity = now
+        self.connected_at = now
+        self.ping_sent: float | None = None
+        self.closing = False
+        self._logging_in = False
+        # Lines that arrive while the login runs wait here, in order, so a
+        # client that sends JOIN right after USER is served as if it waited.
+        self._held: list[bytes] = []
+
+    # -- asyncio.Protocol ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.peer_host, self.peer_port = str(peer[0]), int(peer[1])
+        self.log = _ConnectionLog(
+            log, {"conn": f"conn#{self.conn_id} {self.peer_host}:{self.peer_port}"}
+        )
+        self.server.connections.add(self)
+        self.log.info("connected")
+        if len(self.server.connections) > self.server.config.limits.max_clients:
+            self.close("Too many clients on this server; try again later")
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = time.monotonic()
+        self.ping_sent = None
+        buffer = self._buffer + data if self._buffer else data
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        if len(self._buffer) > _MAX_PARTIAL:
+            self._buffer = b""
+            self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
+        for raw in lines:
+            if self.closing:
+                return
+            if self._logging_in:
+                self._held.append(raw)
+                if len(self._held) > 64:  # nobody legitimate sends that much before 001
+                    self.close("Too much input before registration")
+                    return
+                continue
+            self.line_received(raw)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        reason = "Connection closed" if exc is None else f"Connection error: {exc}"
+        self.log.info("disconnected (%s)", reason)
+        self._sign_off(reason)
+        self.closing = True
+
+    # -- input -----------------------------------------------------------------
+
+    def line_received(self, raw: bytes) -> None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if not raw.strip():
+            return  # empty lines are allowed and ignored
+        too_long = check_length(raw)
+        if too_long is not None:
+            self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
+            return
+        if b"\0" in raw:
+            # NUL can never be relayed (RFC 1459); drop the line, keep the client.
+            self.log.debug("dropped a line with a NUL byte")
+            return
+        try:
+            msg = parse_line(decode_line(raw))
+        except ParseError:
+            return
+        self.dispatch(msg)
+
+    def dispatch(self, msg: Message) -> None:
+        name = msg.command.upper()
+        entry = self.server.commands.get(name)
+        if entry is None:
+            if self.user is not None:
+                self.numeric(N.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
+            else:
+                self.numeric(N.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if entry.needs_registration and self.user is None:
+            self.numeric(N.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if len(msg.params) < entry.min_params:
+            self.numeric(N.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
+            return
+        try:
+            entry.handler(self, msg)
+        except Exception:
+            # A bug in one handler must not take the connection down.
+            self.log.exception("handler for %s failed", name)
+
+    # -- output ----------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; the server writes every queue once per loop iteration."""
+        if self.closing:
+            return
+        if not self.out:
+            self.server.schedule_flush(self)
+        self.out.append(data)
+
+    def send(self, command: str, *params: str, source: str | None = None) -> None:
+        line = format_line(command, *params, source=source)
+        self.write(line.encode("utf-8", "replace") + b"\r\n")
+
+    def numeric(self, code: str, *params: str) -> None:
+        self.send(code, self.nick or "*", *params, source=self.server.name)
+
+    def notice(self, text: str) -> None:
+        self.send("NOTICE", self.nick or "*", text, source=self.server.name)
+
+    def flush(self) -> None:
+        transport = self.transport
+        if transport is None or not self.out:
+            return
+        data = b"".join(self.out)
+        self.out.clear()
+        transport.write(data)
+        if transport.get_write_buffer_size() > self.server.config.limits.sendq:
+            self.close("SendQ exceeded")
+
+    def close(self, reason: str) -> None:
+        """Say goodbye with an ERROR line, flush it, and drop the connection."""
+        if self.closing:
+            return
+        self.log.info("closing: %s", reason)
+        self.write(format_line("ERROR", f"Closing Link: {self.peer_host} ({reason})").encode() + b"\r\n")
+        self.flush_now()
+        self.closing = True
+        self._sign_off(reason)
+        if self.transport is not None:
+            self.transport.close()
+
+    def flush_now(self) -> None:
+        if self.transport is not None and self.out:
+            self.transport.write(b"".join(self.out))
+            self.out.clear()
+
+    def _sign_off(self, reason: str) -> None:
+        avatar, self.avatar, self.user = self.avatar, None, None
+        if avatar is not None:
+            avatar.logout(reason)
+
+    # -- registration -------------------------------------------------------------
+
+    def try_register(self) -> None:
+        """Log in once NICK and USER are in and CAP negotiation is over."""
+        if self.user is not None or self._logging_in or self.cap_negotiating:
+            return
+        if self.nick is None or self.username is None:
+            return
+        if self.avatar is not None:  # logged in already; only the nick was taken
+            self._sign_on()
+            return
+        self._logging_in = True
+        task = asyncio.get_running_loop().create_task(self._login())
+        self.server.track(task)
+
+    async def _login(self) -> None:
+        from words.cred import Anonymous, LoginFailed, UnhandledCredentials, UsernamePassword
+
+        assert self.nick is not None
+        if self.password is None:
+            credentials: object = Anonymous(self.nick)
+        else:
+            account, sep, password = self.password.partition(":")
+            if not sep:  # PASS password: the account is the nick
+                account, password = self.nick, self.password
+            credentials = UsernamePassword(account, password)
+        self.password = None  # no secret stays around longer than needed
+        try:
+            _, avatar, logout = await self.server.portal.login(credentials, self, ChatAvatar)
+        except UnhandledCredentials:
+            self._logging_in = False
+            self.numeric(N.ERR_PASSWDMISMATCH, "Password required")
+            self.close("Password required")
+            return
+        except LoginFailed:
+            self._logging_in = False
+            self.log.info("login failed for %s", getattr(credentials, "username", self.nick))
+            self.numeric(N.ERR_PASSWDMISMATCH, "Password incorrect")
+            self.close("Bad password")
+            return
+        self._logging_in = False
+        if self.closing:
+            logout()
+            return
+        assert isinstance(avatar, ChatAvatar)
+        if not isinstance(credentials, UsernamePassword):
+            avatar.account = ""  # anonymous: the avatar ID is only the nick asked for
+        self.avatar = avatar
+        self._sign_on()
+        held, self._held = self._held, []
+        for raw in held:
+            if self.closing:
+                return
+            self.line_received(raw)
+
+    def _sign_on(self) -> None:
+        assert self.avatar is not None and self.nick is not None and self.username is not None
+        try:
+            user = self.avatar.sign_on(
+                self.nick,
+                account=self.avatar.account or None,
+                username=self.username,
+                host=self.peer_host,
+                realname=self.realname,
+            )
+        except DuplicateUser:
+            self.numeric(N.ERR_NICKNAMEINUSE, self.nick, "Nickname is already in use")
+            return
+        self.user = user
+        self.log.info("registered as %s", user_prefix(user))
+        self.server.welcome(self)
+
+    # -- the realm's mind (ChatClient) --------------------------------------------
+
+    def receive(self, event: Said) -> None:
+        data = event.rendered.get("irc")
+        if data is None:
+            target = event.target
+            text = f"\x01ACTION {event.text}\x01" if event.action else event.text
+            command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
+            line = format_line(command, target.name, text, source=user_prefix(event.sender))
+            data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
+        self.write(data)
+
+    def user_joined(self, event: Joined) -> None:
+        self._write_event(event, "JOIN", event.group.name, source=event.user)
+
+    def user_left(self, event: Left) -> None:
+        if event.reason:
+            self._write_event(event, "PART", event.group.name, event.reason, source=event.user)
+        else:
+            self._write_event(event, "PART", event.group.name, source=event.user)
+
+    def user_quit(self, event: Quit) -> None:
+        self._write_event(event, "QUIT", event.reason, source=event.user)
+
+    def user_renamed(self, event: Renamed) -> None:
+        data = event.rendered.get("irc")
+        if data is None:
+            user = event.user
+            source = f"{event.old_name}!{user.username}@{user.host}"
+            data = event.rendered["irc"] = (
+                format_line("NICK", event.new_name, source=source).encode() + b"\r\n"
+            )
+        self.write(data)
+
+    def group_meta_update(self, event: MetaChanged) -> None:
+        if "topic" in event.changes:
+            source = user_prefix(event.by) if event.by is not None else self.server.name
+            data = event.rendered.get("irc")
+            if data is None:
+                line = format_line("TOPIC", event.group.name, event.changes["topic"], source=source)
+                data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
+            self.write(data)
+
+    def _write_event(self, event, command: str, *params: str, source: User) -> None:
+        data = event.rendered.get("irc")
+        if data is None:
+            line = format_line(command, *params, source=user_prefix(source))
+            data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
+        self.write(data)
+
+    # -- helpers for handlers ---------------------------------------------------------
+
+    def prefixes(self, group: Group, user: User) -> str:
+        """The status prefix of `user` in `group` ('@', '+' or '')."""
+        status = group.members.get(user, "")
+        if "o" in status:
+            return "@"
+        if "v" in status:
+            return "+"
+        return ""
+
+    def __repr__(self) -> str:
+        return f"<IRCConnection #{self.conn_id} {self.nick or '*'} {self.peer_host}:{self.peer_port}>"

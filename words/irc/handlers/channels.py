@@ -1,0 +1,213 @@
+"""Channels: JOIN PART TOPIC NAMES LIST MODE."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from words.irc import numerics as N
+from words.irc.commands import command
+from words.realm import Group, NoSuchGroup
+
+if TYPE_CHECKING:
+    from words.irc.codec import Message
+    from words.irc.connection import IRCConnection
+
+# Channel modes that are always on until mode changes land: no outside
+# messages (n) and only operators set the topic (t).
+FIXED_CHANNEL_MODES = "+nt"
+
+
+def valid_channel_name(name: str, maxlen: int) -> bool:
+    return (
+        1 < len(name) <= maxlen
+        and name[0] == "#"
+        and not any(c in name for c in " ,\x07:")
+    )
+
+
+def find_channel(conn: IRCConnection, name: str) -> Group | None:
+    """The channel called `name`, or None after sending 403."""
+    group = conn.server.realm.find_group(name)
+    if group is None:
+        conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
+    return group
+
+
+@command("JOIN", min_params=1)
+def handle_join(conn: IRCConnection, msg: Message) -> None:
+    user = conn.user
+    assert user is not None
+    realm = conn.server.realm
+    limits = conn.server.config.limits
+    if msg.params[0] == "0":
+        for group in list(user.groups.values()):
+            realm.leave(user, group, "Left all channels")
+        return
+    for name in msg.params[0].split(","):
+        if not name:
+            continue
+        if not valid_channel_name(name, limits.channellen):
+            conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
+            continue
+        try:
+            group = realm.get_group(name)
+        except NoSuchGroup:
+            conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
+            continue
+        if user in group.members:
+            continue
+        if len(user.groups) >= limits.max_channels_per_user:
+            conn.numeric(N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+            continue
+        realm.join(user, group)
+        send_topic(conn, group, on_join=True)
+        send_names(conn, group)
+
+
+@command("PART", min_params=1)
+def handle_part(conn: IRCConnection, msg: Message) -> None:
+    user = conn.user
+    assert user is not None
+    reason = msg.params[1] if len(msg.params) > 1 else ""
+    for name in msg.params[0].split(","):
+        if not name:
+            continue
+        group = find_channel(conn, name)
+        if group is None:
+            continue
+        if user not in group.members:
+            conn.numeric(N.ERR_NOTONCHANNEL, group.name, "You're not on that channel")
+            continue
+        conn.server.realm.leave(user, group, reason)
+
+
+def send_topic(conn: IRCConnection, group: Group, *, on_join: bool = False) -> None:
+    topic = group.topic
+    if not topic:
+        if not on_join:  # on JOIN, no topic means no reply at all
+            conn.numeric(N.RPL_NOTOPIC, group.name, "No topic is set")
+        return
+    conn.numeric(N.RPL_TOPIC, group.name, topic)
+    conn.numeric(
+        N.RPL_TOPICWHOTIME,
+        group.name,
+        group.meta.get("topic_author", conn.server.name),
+        str(int(group.meta.get("topic_time", group.created))),
+    )
+
+
+@command("TOPIC", min_params=1)
+def handle_topic(conn: IRCConnection, msg: Message) -> None:
+    user = conn.user
+    assert user is not None
+    group = find_channel(conn, msg.params[0])
+    if group is None:
+        return
+    if len(msg.params) == 1:
+        send_topic(conn, group)
+        return
+    if user not in group.members:
+        conn.numeric(N.ERR_NOTONCHANNEL, group.name, "You're not on that channel")
+        return
+    if "o" not in group.members[user]:  # +t
+        conn.numeric(N.ERR_CHANOPRIVSNEEDED, group.name, "You're not channel operator")
+        return
+    topic = msg.params[1][: conn.server.config.limits.topiclen]
+    conn.server.realm.set_topic(group, topic, by=user)
+
+
+def send_names(conn: IRCConnection, group: Group) -> None:
+    """353 lines for `group`, packed under the line limit, then 366."""
+    # ":server 353 nick = #chan :" plus names; keep well under 512 bytes.
+    room = 510 - len(conn.server.name) - len(conn.nick or "*") - len(group.name) - 16
+    names: list[str] = []
+    size = 0
+    for member in group.members:
+        entry = conn.prefixes(group, member) + member.name
+        if names and size + len(entry) + 1 > room:
+            conn.numeric(N.RPL_NAMREPLY, "=", group.name, " ".join(names))
+            names, size = [], 0
+        names.append(entry)
+        size += len(entry) + 1
+    if names:
+        conn.numeric(N.RPL_NAMREPLY, "=", group.name, " ".join(names))
+    conn.numeric(N.RPL_ENDOFNAMES, group.name, "End of /NAMES list")
+
+
+@command("NAMES")
+def handle_names(conn: IRCConnection, msg: Message) -> None:
+    if not msg.params:
+        conn.numeric(N.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    for name in msg.params[0].split(","):
+        group = conn.server.realm.find_group(name)
+        if group is None:
+            conn.numeric(N.RPL_ENDOFNAMES, name, "End of /NAMES list")
+        else:
+            send_names(conn, group)
+
+
+@command("LIST")
+def handle_list(conn: IRCConnection, msg: Message) -> None:
+    realm = conn.server.realm
+    if msg.params and msg.params[0]:
+        groups = [g for g in (realm.find_group(n) for n in msg.params[0].split(",")) if g]
+    else:
+        groups = list(realm.groups.values())
+    conn.numeric(N.RPL_LISTSTART, "Channel", "Users  Name")
+    for group in groups:
+        conn.numeric(N.RPL_LIST, group.name, str(len(group.members)), group.topic)
+    conn.numeric(N.RPL_LISTEND, "End of /LIST")
+
+
+_LIST_MODES = {
+    "b": (N.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (N.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (N.RPL_ENDOFINVITELIST, "End of channel invite list"),
+}
+
+
+@command("MODE", min_params=1)
+def handle_mode(conn: IRCConnection, msg: Message) -> None:
+    target = msg.params[0]
+    if target.startswith("#"):
+        _channel_mode(conn, msg)
+    else:
+        _user_mode(conn, msg)
+
+
+def _channel_mode(conn: IRCConnection, msg: Message) -> None:
+    group = find_channel(conn, msg.params[0])
+    if group is None:
+        return
+    if len(msg.params) == 1:
+        conn.numeric(N.RPL_CHANNELMODEIS, group.name, FIXED_CHANNEL_MODES)
+        conn.numeric(N.RPL_CREATIONTIME, group.name, str(int(group.created)))
+        return
+    modes = msg.params[1]
+    if modes.lstrip("+") in _LIST_MODES and len(msg.params) == 2:
+        code, text = _LIST_MODES[modes.lstrip("+")]
+        conn.numeric(code, group.name, text)  # the lists are empty: no ban modes yet
+        return
+    assert conn.user is not None
+    if "o" not in group.members.get(conn.user, ""):
+        conn.numeric(N.ERR_CHANOPRIVSNEEDED, group.name, "You're not channel operator")
+        return
+    for char in dict.fromkeys(modes):
+        if char not in "+-":
+            conn.numeric(N.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
+
+
+def _user_mode(conn: IRCConnection, msg: Message) -> None:
+    assert conn.user is not None
+    realm = conn.server.realm
+    if realm.casefold(msg.params[0]) != conn.user.folded:
+        if realm.find_user(msg.params[0]) is None:
+            conn.numeric(N.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+        else:
+            conn.numeric(N.ERR_USERSDONTMATCH, "Can't change mode for other users")
+        return
+    if len(msg.params) == 1:
+        conn.numeric(N.RPL_UMODEIS, "+")
+        return
+    conn.numeric(N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")

@@ -1,0 +1,118 @@
+"""Connection registration and upkeep: PASS NICK USER CAP PING PONG QUIT."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from words.irc import numerics as N
+from words.irc.commands import command
+from words.realm import DuplicateUser
+
+if TYPE_CHECKING:
+    from words.irc.codec import Message
+    from words.irc.connection import IRCConnection
+
+_NICK_SPECIAL = set("[]\\`_^{|}")
+_NICK_FIRST = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") | _NICK_SPECIAL
+_NICK_REST = _NICK_FIRST | set("0123456789-")
+_USERLEN = 16
+
+
+def valid_nick(nick: str, maxlen: int) -> bool:
+    """RFC 2812 nick syntax: a letter or special first, then letters, digits, specials, '-'."""
+    return (
+        0 < len(nick) <= maxlen
+        and nick[0] in _NICK_FIRST
+        and all(c in _NICK_REST for c in nick)
+    )
+
+
+@command("PASS", min_params=1, needs_registration=False)
+def handle_pass(conn: IRCConnection, msg: Message) -> None:
+    if conn.user is not None or conn.avatar is not None:
+        conn.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    conn.password = msg.params[0]
+
+
+@command("NICK", needs_registration=False)
+def handle_nick(conn: IRCConnection, msg: Message) -> None:
+    if not msg.params or not msg.params[0]:
+        conn.numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    nick = msg.params[0]
+    if not valid_nick(nick, conn.server.config.limits.nicklen):
+        conn.numeric(N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        return
+    realm = conn.server.realm
+    other = realm.find_user(nick)
+    user = conn.user
+    if other is not None and other is not user and (other.online or user is None):
+        conn.numeric(N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if user is None:
+        conn.nick = nick
+        conn.try_register()
+        return
+    try:
+        realm.rename(user, nick)
+    except DuplicateUser:
+        conn.numeric(N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    conn.nick = user.name
+
+
+@command("USER", min_params=4, needs_registration=False)
+def handle_user(conn: IRCConnection, msg: Message) -> None:
+    if conn.user is not None or conn.username is not None:
+        conn.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    username = "".join(c for c in msg.params[0] if c.isalnum() or c in "-_.")[: _USERLEN - 1]
+    if not username:
+        conn.numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return
+    # No ident lookup is done, so the user name carries the customary '~'.
+    conn.username = "~" + username
+    conn.realname = msg.params[3]
+    conn.try_register()
+
+
+@command("CAP", min_params=1, needs_registration=False)
+def handle_cap(conn: IRCConnection, msg: Message) -> None:
+    # No capabilities yet, but the handshake is answered so that CAP-aware
+    # clients (all modern ones) do not wait for a reply that never comes.
+    sub = msg.params[0].upper()
+    nick = conn.nick or "*"
+    if sub == "LS":
+        if conn.user is None:
+            conn.cap_negotiating = True
+        conn.send("CAP", nick, "LS", "", source=conn.server.name)
+    elif sub == "LIST":
+        conn.send("CAP", nick, "LIST", "", source=conn.server.name)
+    elif sub == "REQ":
+        if conn.user is None:
+            conn.cap_negotiating = True
+        requested = msg.params[1] if len(msg.params) > 1 else ""
+        conn.send("CAP", nick, "NAK", requested, source=conn.server.name)
+    elif sub == "END":
+        if conn.cap_negotiating:
+            conn.cap_negotiating = False
+            conn.try_register()
+    else:
+        conn.numeric(N.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
+
+
+@command("PING", min_params=1, needs_registration=False)
+def handle_ping(conn: IRCConnection, msg: Message) -> None:
+    conn.send("PONG", conn.server.name, msg.params[0], source=conn.server.name)
+
+
+@command("PONG", needs_registration=False)
+def handle_pong(conn: IRCConnection, msg: Message) -> None:
+    pass  # any input already counts as activity
+
+
+@command("QUIT", needs_registration=False)
+def handle_quit(conn: IRCConnection, msg: Message) -> None:
+    reason = msg.params[0] if msg.params else ""
+    conn.close(f"Quit: {reason}" if reason else "Quit")
