@@ -1,0 +1,19 @@
+"""Login failures raised by checkers and the portal."""
+
+from __future__ import annotations
+
+
+class LoginFailed(Exception):
+    """Base of every authentication failure."""
+
+
+class UnauthorizedLogin(LoginFailed):
+    """The credentials were refused."""
+
+
+class UnknownUser(UnauthorizedLogin):
+    """The checker does not know this user: the portal may ask the next checker."""
+
+
+class UnhandledCredentials(LoginFailed):
+    """No checker accepts this type of credentials."""
