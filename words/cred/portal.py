@@ -1,0 +1,68 @@
+"""The portal: one realm, an ordered chain of checkers per credential type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from words.cred.checkers import CredentialsChecker
+from words.cred.errors import UnauthorizedLogin, UnhandledCredentials, UnknownUser
+
+# One message for unknown user and wrong password: no oracle for attackers.
+LOGIN_REFUSED = "unknown user or wrong password"
+
+
+class Realm(Protocol):
+    async def request_avatar(
+        self, avatar_id: str, mind: object, *interfaces: type
+    ) -> tuple[type, object, Callable[[], object]]:
+        """Return (interface, avatar, logout) for an authenticated avatar ID."""
+        ...
+
+
+class Portal:
+    def __init__(self, realm: Realm, checkers: Iterable[CredentialsChecker] = ()) -> None:
+        self.realm = realm
+        self._checkers: list[tuple[type, CredentialsChecker]] = []
+        for checker in checkers:
+            self.register_checker(checker)
+
+    def register_checker(
+        self, checker: CredentialsChecker, *credential_interfaces: type
+    ) -> None:
+        """Append ``checker`` to the chain of each credential type it handles."""
+        for interface in credential_interfaces or checker.credential_interfaces:
+            self._checkers.append((interface, checker))
+
+    def list_credentials_interfaces(self) -> list[type]:
+        return list(dict.fromkeys(interface for interface, _ in self._checkers))
+
+    async def login(
+        self, credentials: Any, mind: object, *interfaces: type
+    ) -> tuple[type, object, Callable[[], object]]:
+        """Authenticate, then ask the realm for an avatar.
+
+        The checkers for the credentials' type are asked in registration
+        order; only UnknownUser passes on to the next one. A checker that
+        knows the user and refuses is final, so a later checker can never
+        override it.
+        """
+        chain: list[CredentialsChecker] = []
+        for interface, checker in self._checkers:
+            # By identity: checkers need not be hashable, and one registered
+            # for a class and its subclass is asked once.
+            if isinstance(credentials, interface) and all(c is not checker for c in chain):
+                chain.append(checker)
+        if not chain:
+            raise UnhandledCredentials(
+                f"no checker accepts {type(credentials).__name__} credentials"
+            )
+        for checker in chain:
+            try:
+                avatar_id = await checker.request_avatar_id(credentials)
+            except UnknownUser:
+                continue
+            except UnauthorizedLogin as exc:
+                raise UnauthorizedLogin(LOGIN_REFUSED) from exc
+            return await self.realm.request_avatar(avatar_id, mind, *interfaces)
+        raise UnauthorizedLogin(LOGIN_REFUSED)
