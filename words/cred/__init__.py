@@ -1,0 +1,46 @@
+"""words.cred: authentication, the heir of Twisted Cred.
+
+Credentials go to a Portal, whose checkers turn them into an avatar ID; the
+realm turns that into an avatar. Nothing here knows about IRC or XMPP.
+"""
+
+from __future__ import annotations
+
+from words.cred.checkers import (
+    AllowAnonymousAccess,
+    CredentialsChecker,
+    FilePasswordDB,
+    InMemoryUsernamePasswordDatabase,
+)
+from words.cred.credentials import Anonymous, UsernamePassword
+from words.cred.errors import (
+    LoginFailed,
+    UnauthorizedLogin,
+    UnhandledCredentials,
+    UnknownUser,
+)
+from words.cred.hashing import DEFAULT_HASHER, PasswordHasher
+from words.cred.portal import LOGIN_REFUSED, Portal, Realm
+from words.cred.strcred import AUTH_KINDS, AuthSpecError, help_auth, make_checker
+
+__all__ = [
+    "AUTH_KINDS",
+    "DEFAULT_HASHER",
+    "LOGIN_REFUSED",
+    "AllowAnonymousAccess",
+    "Anonymous",
+    "AuthSpecError",
+    "CredentialsChecker",
+    "FilePasswordDB",
+    "InMemoryUsernamePasswordDatabase",
+    "LoginFailed",
+    "PasswordHasher",
+    "Portal",
+    "Realm",
+    "UnauthorizedLogin",
+    "UnhandledCredentials",
+    "UnknownUser",
+    "UsernamePassword",
+    "help_auth",
+    "make_checker",
+]
