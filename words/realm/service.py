@@ -90,6 +90,9 @@ class WordsRealm:
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self._subscribers: list[Subscriber] = []
+        # Events an applier implies (an emptied group goes away), applied
+        # after the event that caused them so every consumer sees causes first.
+        self._follow_ups: list[Event] = []
         self._appliers: dict[type[Event], Callable[[Any], Iterable[ChatClient]]] = {
             UserCreated: self._apply_user_added,
             SignedOn: self._apply_user_added,
@@ -120,6 +123,10 @@ class WordsRealm:
                 subscriber(event)
             except Exception:
                 log.exception("subscriber %r failed on %s", subscriber, type(event).__name__)
+        if self._follow_ups:
+            follow_ups, self._follow_ups = self._follow_ups, []
+            for follow_up in follow_ups:
+                self.apply(follow_up)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber(event)` after every event; returns an unsubscribe function."""
@@ -284,7 +291,7 @@ class WordsRealm:
         for group in list(user.groups.values()):
             del group.members[user]
             if group.transient and not group.members:
-                self.apply(GroupRemoved(group=group))
+                self._follow_ups.append(GroupRemoved(group=group))
         user.groups.clear()
         user.mind = None
         if user.transient:
@@ -333,7 +340,7 @@ class WordsRealm:
         del group.members[user]
         del user.groups[group.folded]
         if group.transient and not group.members:
-            self.apply(GroupRemoved(group=group))
+            self._follow_ups.append(GroupRemoved(group=group))
         return minds
 
     def _apply_said(self, event: Said) -> Iterable[ChatClient]:
