@@ -1,0 +1,126 @@
+"""Test helpers: free ports, waiting on ports, a raw IRC client, running `words`.
+
+Imported by conftest.py and by tests (`from support import ...`). Waits
+have deadlines; nothing sleeps to wait for something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from words.irc.codec import Message, parse_line
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+TIMEOUT = 5.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0,
+                  proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"process exited with {proc.returncode} before listening")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+            time.sleep(0.02)  # polling a port with a deadline, not waiting blindly
+
+
+class RawClient:
+    """An IRC client that speaks raw lines, for tests."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.received: list[Message] = []
+        self.nick: str | None = None
+
+    @classmethod
+    async def connect(cls, port: int, host: str = "127.0.0.1") -> RawClient:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def send(self, line: str | bytes) -> None:
+        data = line if isinstance(line, bytes) else line.encode()
+        self.writer.write(data + b"\r\n")
+        await self.writer.drain()
+
+    async def read_message(self, timeout: float = TIMEOUT) -> Message | None:
+        """The next message, or None when the server closed the connection."""
+        raw = await asyncio.wait_for(self.reader.readline(), timeout)
+        if not raw:
+            return None
+        msg = parse_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        self.received.append(msg)
+        return msg
+
+    async def expect(self, command: str, *params: str, timeout: float = TIMEOUT) -> Message:
+        """Read until a message with this command (and these leading params) arrives."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        seen = []
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                msg = await self.read_message(max(left, 0.001))
+            except asyncio.TimeoutError:
+                raise AssertionError(f"no {command} {params} within {timeout}s; got {seen}") from None
+            if msg is None:
+                raise AssertionError(f"connection closed waiting for {command} {params}; got {seen}")
+            seen.append(msg.to_line())
+            if msg.command == command and list(msg.params[: len(params)]) == list(params):
+                return msg
+
+    async def until_pong(self, token: str = "sync") -> list[Message]:
+        """Everything the server sent before it answered a PING: proves what did NOT arrive."""
+        start = len(self.received)
+        await self.send(f"PING {token}")
+        await self.expect("PONG", timeout=TIMEOUT)
+        return [m for m in self.received[start:-1]]
+
+    async def register(self, nick: str, password: str | None = None, user: str = "user") -> Message:
+        self.nick = nick
+        if password is not None:
+            await self.send(f"PASS {password}")
+        await self.send(f"NICK {nick}")
+        await self.send(f"USER {user} 0 * :Real {nick}")
+        welcome = await self.expect("001")
+        await self.expect("376")
+        return welcome
+
+    async def closed(self, timeout: float = TIMEOUT) -> bool:
+        """True once the server closed the connection (reads everything before that)."""
+        while True:
+            msg = await self.read_message(timeout)
+            if msg is None:
+                return True
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+
+def run_words(*args: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run the `words` command line as a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "words", *args], input=input, capture_output=True,
+        text=True, timeout=timeout, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )

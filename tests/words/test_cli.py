@@ -1,0 +1,120 @@
+"""The `words` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import signal
+
+from support import RawClient, free_port, run_words
+
+
+def test_help_auth_lists_every_kind():
+    result = run_words("--help-auth")
+    assert result.returncode == 0
+    for kind in ("memory", "file", "anonymous"):
+        assert kind in result.stdout
+
+
+def test_hashpw_reads_stdin_and_prints_a_phc_hash(tmp_path):
+    result = run_words("hashpw", "--stdin", input="s3cret\n")
+    assert result.returncode == 0, result.stderr
+    digest = result.stdout.strip()
+    assert digest.startswith("$scrypt$ln=14,r=8,p=1$")
+    assert "s3cret" not in result.stdout
+
+
+def test_hashpw_refuses_an_empty_password():
+    result = run_words("hashpw", "--stdin", input="\n")
+    assert result.returncode != 0
+    assert "empty password" in result.stderr
+
+
+def test_check_config_accepts_the_shipped_config():
+    result = run_words("check-config", "config/words.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+def test_check_config_names_file_key_and_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("limits:\n  nicklen: -3\n")
+    result = run_words("check-config", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}: limits.nicklen: must be at least 1, got -3" in result.stderr
+
+
+def test_serve_refuses_a_bad_auth_string():
+    result = run_words("serve", "--listen", f"127.0.0.1:{free_port()}", "--auth", "ldap:x")
+    assert result.returncode == 2
+    assert "ldap" in result.stderr
+
+
+def test_serve_refuses_a_bad_config_without_starting(tmp_path):
+    bad = tmp_path / "words.yaml"
+    bad.write_text("server:\n  nmae: typo.example\n")
+    result = run_words("serve", "--config", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}: server.nmae: unknown key" in result.stderr
+
+
+async def test_the_book_scenario(tmp_path, words_process):
+    """Twisted's example: a passwords file, two users, #twisted-bots created on join."""
+    alice_hash = run_words("hashpw", "--stdin", input="wonderland\n").stdout.strip()
+    bob_hash = run_words("hashpw", "--stdin", input="builder\n").stdout.strip()
+    passwords = tmp_path / "passwords.txt"
+    passwords.write_text(f"# the words users\nalice:{alice_hash}\nbob:{bob_hash}\n")
+    port = free_port()
+    proc = words_process("--auth", f"file:{passwords}", port=port)
+
+    alice = await RawClient.connect(port)
+    await alice.register("alice", password="wonderland")
+    bob = await RawClient.connect(port)
+    await bob.register("bob", password="builder")
+
+    await alice.send("JOIN #twisted-bots")
+    await alice.expect("JOIN", "#twisted-bots")
+    names = await alice.expect("353")
+    assert names.params[-1] == "@alice"
+    await bob.send("JOIN #twisted-bots")
+    joined = await alice.expect("JOIN", "#twisted-bots")
+    assert joined.source.startswith("bob!")
+
+    await bob.send("PRIVMSG #twisted-bots :hello, twisted bots")
+    said = await alice.expect("PRIVMSG", "#twisted-bots")
+    assert said.params[1] == "hello, twisted bots" and said.nick == "bob"
+    await alice.send("PRIVMSG bob :just for you")
+    private = await bob.expect("PRIVMSG", "bob")
+    assert private.params[1] == "just for you" and private.nick == "alice"
+
+    intruder = await RawClient.connect(port)
+    await intruder.send("PASS wrong")
+    await intruder.send("NICK alice2")
+    await intruder.send("USER x 0 * :x")
+    refused = await intruder.expect("464")
+    assert refused.params[-1] == "Password incorrect"
+    await intruder.expect("ERROR")
+    assert await intruder.closed()
+
+    twin = await RawClient.connect(port)
+    await twin.send("PASS alice:wonderland")
+    await twin.send("NICK alice")
+    in_use = await twin.expect("433")
+    assert in_use.params[1] == "alice"
+
+    for client in (alice, bob, intruder, twin):
+        await client.close()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    out = proc.stdout.read()
+    assert f"127.0.0.1:{port}" in out and "file" in out
+
+
+async def test_default_serve_allows_anonymous_and_says_goodbye_on_sigterm(words_process):
+    port = free_port()
+    proc = words_process(port=port)
+    client = await RawClient.connect(port)
+    await client.register("guest")
+    proc.send_signal(signal.SIGTERM)
+    error = await client.expect("ERROR")
+    assert "Server shutting down" in error.params[0]
+    assert proc.wait(timeout=10) == 0
+    await client.close()
