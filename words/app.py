@@ -6,8 +6,8 @@ import asyncio
 import logging
 import signal
 
-from words.config import Config
-from words.cred import Portal, PasswordHasher, make_checker
+from words.config import Config, ConfigError
+from words.cred import DEFAULT_HASHER, PasswordHasher, Portal, make_checker
 from words.irc.server import IRCServer
 from words.realm import InMemoryWordsRealm
 
@@ -15,15 +15,22 @@ log = logging.getLogger("words")
 
 
 def build_server(config: Config) -> IRCServer:
-    """Everything `words serve` runs, not yet listening. Raises ValueError for bad auth specs."""
+    """Everything `words serve` runs, not yet listening; ConfigError for bad auth or hashing."""
     realm = InMemoryWordsRealm(
         config.realm,
         casemapping=config.casemapping,
         create_group_on_request=config.create_groups_on_request,
     )
-    hasher = PasswordHasher.from_config(config.hashing) if config.hashing else None
-    kwargs = {"hasher": hasher} if hasher is not None else {}
-    checkers = [make_checker(spec, **kwargs) for spec in config.auth]
+    try:
+        hasher = PasswordHasher.from_config(config.hashing) if config.hashing else DEFAULT_HASHER
+    except ValueError as exc:
+        raise ConfigError(config.source, "hashing", str(exc)) from None
+    checkers = []
+    for i, spec in enumerate(config.auth):
+        try:
+            checkers.append(make_checker(spec, hasher=hasher))
+        except ValueError as exc:
+            raise ConfigError(config.source, f"auth[{i}]", str(exc)) from None
     portal = Portal(realm, checkers)
     return IRCServer(config, realm, portal)
 
