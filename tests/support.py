@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -124,3 +125,34 @@ def run_words(*args: str, input: str | None = None, timeout: float = 30) -> subp
         [sys.executable, "-m", "words", *args], input=input, capture_output=True,
         text=True, timeout=timeout, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+_apt_updated = False
+
+
+def ensure_system_package(package: str, binary: str) -> str:
+    """The path of `binary`, installing Debian's `package` first when it is missing.
+
+    This is how the README's test command brings the system servers it needs
+    (ngIRCd, Prosody, PostgreSQL): `apt-get update` once, then
+    `apt-get install -y`. It needs root, as on CI and the dev machines.
+    """
+    global _apt_updated
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin:/usr/bin")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise RuntimeError(f"{binary} is missing; install it with: sudo apt-get install -y {package}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600,
+                       capture_output=True)
+        _apt_updated = True
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+        check=True, env=env, timeout=900, capture_output=True,
+    )
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin:/usr/bin")
+    if not found:
+        raise RuntimeError(f"installed {package} but found no {binary}")
+    return found
