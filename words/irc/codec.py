@@ -8,27 +8,27 @@ methods and avoid regular expressions.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from words.masks import mask_to_regex, match_mask
+
 __all__ = [
+    "MAX_CLIENT_TAGS_BYTES",
     "MAX_LINE_BYTES",
     "MAX_TAGS_BYTES",
-    "MAX_CLIENT_TAGS_BYTES",
-    "ParseError",
     "Message",
-    "parse_line",
-    "format_line",
-    "escape_tag_value",
-    "unescape_tag_value",
+    "ParseError",
+    "check_length",
     "decode_line",
-    "split_source",
+    "escape_tag_value",
+    "format_line",
+    "is_valid_hostname",
     "mask_to_regex",
     "match_mask",
-    "is_valid_hostname",
-    "check_length",
+    "parse_line",
+    "split_source",
+    "unescape_tag_value",
 ]
 
 # RFC 1459: source + command + params, including the trailing CR LF.
@@ -249,34 +249,6 @@ def split_source(source: str) -> tuple[str, str, str]:
     return nick, user, host
 
 
-@functools.lru_cache(maxsize=4096)
-def mask_to_regex(mask: str) -> re.Pattern[str]:
-    """Compile a glob mask ('*' any run, '?' one char) to an anchored regex.
-
-    Everything else is literal: '[' and '\\' occur in nicks, so no
-    fnmatch-style classes or escapes.  Case-sensitive; callers casefold
-    both sides first.
-    """
-    out: list[str] = []
-    prev_star = False
-    for c in mask:
-        if c == "*":
-            # Runs of '*' collapse to one, to avoid pointless backtracking.
-            if not prev_star:
-                out.append(".*")
-            prev_star = True
-            continue
-        prev_star = False
-        out.append("." if c == "?" else re.escape(c))
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
-def match_mask(mask: str, target: str) -> bool:
-    if "*" not in mask and "?" not in mask:
-        return mask == target
-    return mask_to_regex(mask).match(target) is not None
-
-
 _HOST_LABEL_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
 )
@@ -290,8 +262,7 @@ def is_valid_hostname(host: str) -> bool:
     """
     if "." not in host or len(host) > 254:
         return False
-    if host.endswith("."):
-        host = host[:-1]
+    host = host.removesuffix(".")
     if len(host) > 253:
         return False
     for label in host.split("."):
