@@ -49,15 +49,17 @@ def handle_join(conn: IRCConnection, msg: Message) -> None:
         if not valid_channel_name(name, limits.channellen):
             conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
             continue
+        if realm.casefold(name) in user.groups:
+            continue
+        # Checked before get_group, which may create the channel: a refused
+        # JOIN must not leave an empty channel behind.
+        if len(user.groups) >= limits.max_channels_per_user:
+            conn.numeric(N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+            continue
         try:
             group = realm.get_group(name)
         except NoSuchGroup:
             conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
-            continue
-        if user in group.members:
-            continue
-        if len(user.groups) >= limits.max_channels_per_user:
-            conn.numeric(N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
             continue
         realm.join(user, group)
         send_topic(conn, group, on_join=True)
