@@ -156,3 +156,46 @@ def ensure_system_package(package: str, binary: str) -> str:
     if not found:
         raise RuntimeError(f"installed {package} but found no {binary}")
     return found
+
+
+class RecordingMind:
+    """A realm mind (ChatClient) that keeps every event it receives, for realm tests."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def receive(self, event):
+        self.events.append(("receive", event))
+
+    def user_joined(self, event):
+        self.events.append(("user_joined", event))
+
+    def user_left(self, event):
+        self.events.append(("user_left", event))
+
+    def user_quit(self, event):
+        self.events.append(("user_quit", event))
+
+    def user_renamed(self, event):
+        self.events.append(("user_renamed", event))
+
+    def group_meta_update(self, event):
+        self.events.append(("group_meta_update", event))
+
+    def group_settings_changed(self, event):
+        self.events.append(("group_settings_changed", event))
+
+    def user_kicked(self, event):
+        self.events.append(("user_kicked", event))
+
+    def user_invited(self, event):
+        self.events.append(("user_invited", event))
+
+    def user_flags_changed(self, event):
+        self.events.append(("user_flags_changed", event))
+
+    def wallops(self, event):
+        self.events.append(("wallops", event))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]

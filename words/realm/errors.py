@@ -23,3 +23,31 @@ class DuplicateGroup(RealmError):
 
 class NotInGroup(RealmError):
     pass
+
+
+class JoinRefused(RealmError):
+    """The group's settings refuse this user (subclasses say why)."""
+
+
+class Banned(JoinRefused):
+    pass
+
+
+class InviteOnly(JoinRefused):
+    pass
+
+
+class BadKey(JoinRefused):
+    pass
+
+
+class GroupFull(JoinRefused):
+    pass
+
+
+class CannotSpeak(RealmError):
+    """The user may not speak in the group: `reason` is "outside", "moderated" or "banned"."""
+
+    def __init__(self, group: str, reason: str) -> None:
+        super().__init__(group, reason)
+        self.reason = reason

@@ -110,3 +110,63 @@ class MetaChanged(Event):
     group: Group
     changes: dict[str, Any]
     by: User | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SettingsChanged(Event):
+    """A group's settings or members' status changed.
+
+    Each change is `(name, add, value)`: ("moderated", True, None),
+    ("key", True, "secret"), ("limit", False, None), ("ban", True, mask),
+    ("op", False, user), ... in the order they were made; only changes that
+    really changed something are listed.
+    """
+
+    mind_method: ClassVar[str | None] = "group_settings_changed"
+    group: Group
+    changes: list[tuple[str, bool, Any]]
+    by: User | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Kicked(Event):
+    mind_method: ClassVar[str | None] = "user_kicked"
+    group: Group
+    user: User
+    by: User | None
+    reason: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class Invited(Event):
+    """`user` may now join `group` even if it is invite-only."""
+
+    mind_method: ClassVar[str | None] = "user_invited"
+    group: Group
+    user: User
+    by: User
+
+
+@dataclass(slots=True, kw_only=True)
+class AwayChanged(Event):
+    user: User
+    message: str | None
+
+
+@dataclass(slots=True, kw_only=True)
+class UserFlagsChanged(Event):
+    """A user's flags changed: `changes` is [(flag, add), ...]; only the user is told."""
+
+    mind_method: ClassVar[str | None] = "user_flags_changed"
+    user: User
+    changes: list[tuple[str, bool]]
+    by: User | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Wallops(Event):
+    """A message to every user with the "wallops" flag."""
+
+    mind_method: ClassVar[str | None] = "wallops"
+    sender: User | None
+    text: str

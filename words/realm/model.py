@@ -7,7 +7,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from words.realm.events import Joined, Left, MetaChanged, Quit, Renamed, Said
+    from words.realm.events import (
+        Invited,
+        Joined,
+        Kicked,
+        Left,
+        MetaChanged,
+        Quit,
+        Renamed,
+        Said,
+        SettingsChanged,
+        UserFlagsChanged,
+        Wallops,
+    )
 
 
 class ChatClient(Protocol):
@@ -23,6 +35,11 @@ class ChatClient(Protocol):
     def user_quit(self, event: Quit) -> None: ...
     def user_renamed(self, event: Renamed) -> None: ...
     def group_meta_update(self, event: MetaChanged) -> None: ...
+    def group_settings_changed(self, event: SettingsChanged) -> None: ...
+    def user_kicked(self, event: Kicked) -> None: ...
+    def user_invited(self, event: Invited) -> None: ...
+    def user_flags_changed(self, event: UserFlagsChanged) -> None: ...
+    def wallops(self, event: Wallops) -> None: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -41,6 +58,14 @@ class User:
     last_message: float = field(default_factory=time.time)
     # Users made for one session vanish when it ends; created ones stay.
     transient: bool = False
+    away: str | None = None
+    # Protocol-neutral user flags: "invisible", "wallops", "bot", "operator".
+    flags: set[str] = field(default_factory=set)
+
+    @property
+    def mask(self) -> str:
+        """The `name!username@host` that bans and WHO masks are matched against."""
+        return f"{self.name}!{self.username}@{self.host}"
 
     @property
     def online(self) -> bool:
@@ -48,6 +73,38 @@ class User:
 
     def __repr__(self) -> str:
         return f"<User {self.name!r}>"
+
+
+@dataclass(slots=True)
+class MaskEntry:
+    """One entry of a ban, exception or invite-exception list."""
+
+    mask: str
+    set_by: str
+    set_at: float
+
+
+@dataclass(slots=True)
+class GroupSettings:
+    """A group's settings in protocol-neutral names.
+
+    IRC maps its channel modes onto these (i k l m n t s p b e I); the XMPP
+    gateway maps room configuration onto the same fields, so a +m channel is
+    a moderated room on both sides.
+    """
+
+    invite_only: bool = False
+    key: str | None = None
+    limit: int | None = None
+    moderated: bool = False
+    no_external: bool = True
+    topic_locked: bool = True
+    secret: bool = False
+    private: bool = False
+    # Folded mask -> entry.
+    bans: dict[str, MaskEntry] = field(default_factory=dict)
+    exceptions: dict[str, MaskEntry] = field(default_factory=dict)
+    invex: dict[str, MaskEntry] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -65,6 +122,8 @@ class Group:
     created: float = field(default_factory=time.time)
     # Groups made on request vanish when the last member leaves.
     transient: bool = False
+    settings: GroupSettings = field(default_factory=GroupSettings)
+    invited: set[str] = field(default_factory=set)  # folded user names
 
     @property
     def topic(self) -> str:

@@ -12,32 +12,52 @@ I/O behind a subscriber.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from typing import Any, Callable, Iterable
 
 from words.casemap import get_casefold
+from words.masks import match_mask
 from words.realm.errors import (
+    BadKey,
+    Banned,
+    CannotSpeak,
     DuplicateGroup,
     DuplicateUser,
+    GroupFull,
+    InviteOnly,
     NoSuchGroup,
     NoSuchUser,
     NotInGroup,
 )
 from words.realm.events import (
+    AwayChanged,
     Event,
     GroupCreated,
     GroupRemoved,
+    Invited,
     Joined,
+    Kicked,
     Left,
     MetaChanged,
     Quit,
     Renamed,
     Said,
+    SettingsChanged,
     SignedOn,
     UserCreated,
+    UserFlagsChanged,
+    Wallops,
 )
-from words.realm.model import ChatClient, Group, User
+from words.realm.model import ChatClient, Group, MaskEntry, User
+
+# SettingsChanged names: member status -> status letter, list -> settings field.
+STATUS_CHANGES = {"op": "o", "voice": "v"}
+LIST_CHANGES = {"ban": "bans", "exception": "exceptions", "invex": "invex"}
+VALUE_CHANGES = ("key", "limit")
+FLAG_CHANGES = ("invite_only", "moderated", "no_external", "topic_locked", "secret", "private")
+USER_FLAGS = ("invisible", "wallops", "bot", "operator")
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +124,12 @@ class WordsRealm:
             Left: self._apply_left,
             Said: self._apply_said,
             MetaChanged: self._apply_meta_changed,
+            SettingsChanged: self._apply_settings_changed,
+            Kicked: self._apply_kicked,
+            Invited: self._apply_invited,
+            AwayChanged: self._apply_away_changed,
+            UserFlagsChanged: self._apply_user_flags_changed,
+            Wallops: self._apply_wallops,
         }
 
     # -- the one place -------------------------------------------------------
@@ -279,6 +305,117 @@ class WordsRealm:
             raise NotInGroup(group.name)
         group.members[user] = status
 
+    def kick(self, group: Group, user: User, by: User | None, reason: str = "") -> None:
+        if user not in group.members:
+            raise NotInGroup(group.name)
+        self.apply(Kicked(group=group, user=user, by=by, reason=reason))
+
+    def invite(self, group: Group, user: User, by: User) -> None:
+        self.apply(Invited(group=group, user=user, by=by))
+
+    def set_away(self, user: User, message: str | None) -> None:
+        """Mark `user` away with `message`, or back with None."""
+        self.apply(AwayChanged(user=user, message=message or None))
+
+    def set_user_flags(
+        self, user: User, changes: list[tuple[str, bool]], by: User | None = None
+    ) -> list[tuple[str, bool]]:
+        """Set or clear user flags; returns (and announces) only what really changed."""
+        effective = []
+        for flag, add in changes:
+            if flag not in USER_FLAGS:
+                raise ValueError(f"unknown user flag {flag!r}")
+            if (flag in user.flags) != add and (flag, add) not in effective:
+                effective.append((flag, add))
+        if effective:
+            self.apply(UserFlagsChanged(user=user, changes=effective, by=by))
+        return effective
+
+    def wallops(self, sender: User | None, text: str) -> None:
+        self.apply(Wallops(sender=sender, text=text))
+
+    def change_settings(
+        self, group: Group, changes: list[tuple[str, bool, Any]], by: User | None = None
+    ) -> list[tuple[str, bool, Any]]:
+        """Apply settings/status changes; returns (and announces) only what really changed."""
+        effective: list[tuple[str, bool, Any]] = []
+        after: dict[tuple[Any, ...], Any] = {}  # state after earlier changes of this call
+        for name, add, value in changes:
+            state = self._setting_state(group, name, add, value)
+            if state is None:
+                continue
+            key, current, new = state
+            if after.get(key, current) == new:
+                continue
+            after[key] = new
+            effective.append((name, add, value if add or name not in VALUE_CHANGES else None))
+        if effective:
+            self.apply(SettingsChanged(group=group, changes=effective, by=by))
+        return effective
+
+    def _setting_state(
+        self, group: Group, name: str, add: bool, value: Any
+    ) -> tuple[tuple[Any, ...], Any, Any] | None:
+        """(key, current value, value after the change) of one change; None if moot."""
+        settings = group.settings
+        if name in STATUS_CHANGES:
+            status = group.members.get(value)
+            if status is None:
+                return None
+            return (name, value), STATUS_CHANGES[name] in status, add
+        if name in LIST_CHANGES:
+            folded = self.casefold(value)
+            return (name, folded), folded in getattr(settings, LIST_CHANGES[name]), add
+        if name in VALUE_CHANGES:
+            return (name,), getattr(settings, name), value if add else None
+        if name in FLAG_CHANGES:
+            return (name,), getattr(settings, name), add
+        raise ValueError(f"unknown group setting {name!r}")
+
+    # -- policy: the same rules for every front end -------------------------------------
+
+    def is_banned(self, user: User, group: Group) -> bool:
+        settings = group.settings
+        if not settings.bans:
+            return False
+        mask = self.casefold(user.mask)
+        if not any(match_mask(ban, mask) for ban in settings.bans):
+            return False
+        return not any(match_mask(exc, mask) for exc in settings.exceptions)
+
+    def check_join(self, user: User, group: Group, key: str | None = None) -> None:
+        """Raise a JoinRefused subclass if `group` does not admit `user` now.
+
+        An invitation (or an invite exception) lets a user past +i and +l;
+        never past a ban or a key.
+        """
+        settings = group.settings
+        if self.is_banned(user, group):
+            raise Banned(group.name)
+        invited = user.folded in group.invited
+        if settings.invite_only and not invited:
+            mask = self.casefold(user.mask)
+            if not any(match_mask(m, mask) for m in settings.invex):
+                raise InviteOnly(group.name)
+        if settings.key is not None and not hmac.compare_digest(
+            (key or "").encode(), settings.key.encode()
+        ):
+            raise BadKey(group.name)
+        if settings.limit is not None and len(group.members) >= settings.limit and not invited:
+            raise GroupFull(group.name)
+
+    def check_speak(self, user: User, group: Group) -> None:
+        """Raise CannotSpeak if `user` may not send to `group` now."""
+        status = group.members.get(user)
+        if status is None and group.settings.no_external:
+            raise CannotSpeak(group.name, "outside")
+        if status:  # operators and voiced members always speak
+            return
+        if group.settings.moderated:
+            raise CannotSpeak(group.name, "moderated")
+        if self.is_banned(user, group):
+            raise CannotSpeak(group.name, "banned")
+
     # -- appliers: state change, then who must be told -----------------------------
 
     def _apply_user_added(self, event: UserCreated | SignedOn) -> tuple[ChatClient, ...]:
@@ -306,6 +443,56 @@ class WordsRealm:
         self.users[user.folded] = user
         return self._minds_sharing_groups(user, include_self=True)
 
+    def _apply_settings_changed(self, event: SettingsChanged) -> Iterable[ChatClient]:
+        group = event.group
+        settings = group.settings
+        set_by = event.by.mask if event.by is not None else self.name
+        for name, add, value in event.changes:
+            if name in STATUS_CHANGES:
+                letter = STATUS_CHANGES[name]
+                status = group.members[value].replace(letter, "")
+                group.members[value] = "".join(sorted(status + letter)) if add else status
+            elif name in LIST_CHANGES:
+                entries = getattr(settings, LIST_CHANGES[name])
+                if add:
+                    entries[self.casefold(value)] = MaskEntry(value, set_by, event.time)
+                else:
+                    entries.pop(self.casefold(value), None)
+            else:
+                setattr(settings, name, value if name in VALUE_CHANGES else add)
+        return [m.mind for m in group.members if m.mind is not None]
+
+    def _apply_kicked(self, event: Kicked) -> Iterable[ChatClient]:
+        group, user = event.group, event.user
+        minds = [m.mind for m in group.members if m.mind is not None]
+        del group.members[user]
+        del user.groups[group.folded]
+        if group.transient and not group.members:
+            self._follow_ups.append(GroupRemoved(group=group))
+        return minds
+
+    def _apply_invited(self, event: Invited) -> Iterable[ChatClient]:
+        event.group.invited.add(event.user.folded)
+        return (event.user.mind,) if event.user.mind is not None else ()
+
+    def _apply_away_changed(self, event: AwayChanged) -> tuple[ChatClient, ...]:
+        event.user.away = event.message
+        return ()
+
+    def _apply_user_flags_changed(self, event: UserFlagsChanged) -> Iterable[ChatClient]:
+        user = event.user
+        for flag, add in event.changes:
+            if add:
+                user.flags.add(flag)
+            else:
+                user.flags.discard(flag)
+        return (user.mind,) if user.mind is not None else ()
+
+    def _apply_wallops(self, event: Wallops) -> Iterable[ChatClient]:
+        return [
+            u.mind for u in self.users.values() if u.mind is not None and "wallops" in u.flags
+        ]
+
     @staticmethod
     def _minds_sharing_groups(user: User, *, include_self: bool) -> list[ChatClient]:
         """Each mind that shares a group with `user`, once (QUIT and NICK go out once)."""
@@ -331,6 +518,7 @@ class WordsRealm:
         first = not group.members
         group.members[user] = "o" if first and self.op_first_joiner else ""
         user.groups[group.folded] = group
+        group.invited.discard(user.folded)
         return [m.mind for m in group.members if m.mind is not None]
 
     def _apply_left(self, event: Left) -> Iterable[ChatClient]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import RecordingMind
 
 from words.cred import InMemoryUsernamePasswordDatabase, PasswordHasher, Portal, UsernamePassword
 from words.realm import (
@@ -23,34 +24,6 @@ from words.realm import (
     Said,
     SignedOn,
 )
-
-
-class RecordingMind:
-    """A ChatClient that keeps every event it receives."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-
-    def receive(self, event):
-        self.events.append(("receive", event))
-
-    def user_joined(self, event):
-        self.events.append(("user_joined", event))
-
-    def user_left(self, event):
-        self.events.append(("user_left", event))
-
-    def user_quit(self, event):
-        self.events.append(("user_quit", event))
-
-    def user_renamed(self, event):
-        self.events.append(("user_renamed", event))
-
-    def group_meta_update(self, event):
-        self.events.append(("group_meta_update", event))
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.events]
 
 
 @pytest.fixture
