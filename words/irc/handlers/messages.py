@@ -18,7 +18,9 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
     errors = kind == "message"
     user = conn.user
     assert user is not None
-    if not msg.params or not msg.params[0]:
+    # Empty names (",bob," from sloppy clients) are skipped, as JOIN and PART do.
+    targets = [name for name in msg.params[0].split(",") if name] if msg.params else []
+    if not targets:
         if errors:
             conn.numeric(N.ERR_NORECIPIENT, f"No recipient given ({msg.command.upper()})")
         return
@@ -31,7 +33,6 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
     action = action_text is not None
     if action:
         text = action_text
-    targets = msg.params[0].split(",")
     if len(targets) > conn.server.config.limits.max_targets:
         if errors:
             conn.numeric(N.ERR_TOOMANYTARGETS, msg.params[0], "Too many targets")
