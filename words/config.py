@@ -53,6 +53,27 @@ class Limits:
     ping_interval: float = 120.0  # idle seconds before the server sends PING
     ping_timeout: float = 60.0  # seconds to answer that PING
     sendq: int = 1048576  # bytes queued for one client before "SendQ exceeded"
+    max_per_ip: int = 10  # connections from one address (per_ip_exempt are not counted)
+    per_ip_exempt: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Input pacing ("fakelag"): a burst of flood_burst lines, then flood_rate
+    # lines a second; lines beyond that wait, and more than flood_max_queued
+    # waiting lines disconnect the client with "Excess Flood".
+    flood_burst: int = 10
+    flood_rate: float = 2.0
+    flood_max_queued: int = 50
+    max_modes: int = 4  # MODES: parameter modes per MODE command
+    max_list_entries: int = 100  # MAXLIST for each of b, e, I
+    whowas_length: int = 100  # nick changes and quits remembered for WHOWAS
+
+
+@dataclass(frozen=True, slots=True)
+class Oper:
+    """A server operator: OPER name password, checked through words.cred."""
+
+    name: str
+    password_hash: str = field(repr=False)
+    hosts: tuple[str, ...] = ("*@*",)  # user@host masks the OPER must come from
+    override: bool = False  # may act on channels without being a channel operator
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +91,10 @@ class Config:
     hashing: dict[str, int] = field(default_factory=dict)
     limits: Limits = Limits()
     log_level: str = "info"
+    opers: tuple[Oper, ...] = ()
+    admin: tuple[str, str, str] = ("", "", "")  # ADMIN: location, details, e-mail
+    allow_die: bool = False
+    allow_restart: bool = False
 
     @property
     def realm(self) -> str:
@@ -115,7 +140,11 @@ def load_config(path: str | Path | None) -> Config:
 def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> Config:
     reader = _Reader(source)
     top = reader.mapping(data, "(top level)")
-    reader.known(top, "", {"server", "listen", "realm", "auth", "hashing", "limits", "log_level"})
+    reader.known(
+        top, "",
+        {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "opers", "admin",
+         "allow_die", "allow_restart"},
+    )
 
     server = reader.mapping(top.get("server", {}), "server")
     reader.known(server, "server", {"name", "network", "description", "motd", "motd_file"})
@@ -179,11 +208,28 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     reader.known(limits, "limits", set(names))
     limit_values = {}
     for key, value in limits.items():
-        if names[key].type == "float":
+        kind = names[key].type
+        if kind == "float":
             limit_values[key] = reader.number(value, f"limits.{key}")
-        else:
+        elif kind == "int":
             limit_values[key] = reader.integer(value, f"limits.{key}", minimum=1)
+        else:
+            if not isinstance(value, list):
+                raise reader.fail(f"limits.{key}", "must be a list of addresses")
+            limit_values[key] = tuple(reader.text(v, f"limits.{key}[{i}]") for i, v in enumerate(value))
     values["limits"] = Limits(**limit_values)
+
+    if "opers" in top:
+        values["opers"] = _opers(reader, top["opers"])
+    if "admin" in top:
+        admin = reader.mapping(top["admin"], "admin")
+        reader.known(admin, "admin", {"location", "details", "email"})
+        values["admin"] = tuple(
+            reader.text(admin.get(k, ""), f"admin.{k}", empty_ok=True) for k in ("location", "details", "email")
+        )
+    for key in ("allow_die", "allow_restart"):
+        if key in top:
+            values[key] = reader.boolean(top[key], key)
 
     if "log_level" in top:
         level = reader.text(top["log_level"], "log_level").lower()
@@ -191,6 +237,35 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
             raise ConfigError(source, "log_level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
         values["log_level"] = level
     return Config(**values)
+
+
+def _opers(reader: _Reader, value: Any) -> tuple[Oper, ...]:
+    from words.cred import PasswordHasher
+
+    if not isinstance(value, list):
+        raise reader.fail("opers", "must be a list of {name, password, hosts, override}")
+    opers = []
+    for i, item in enumerate(value):
+        key = f"opers[{i}]"
+        item = reader.mapping(item, key)
+        reader.known(item, key, {"name", "password", "hosts", "override"})
+        for required in ("name", "password"):
+            if required not in item:
+                raise reader.fail(f"{key}.{required}", "is required")
+        password = reader.text(item["password"], f"{key}.password")
+        if not PasswordHasher.is_hash(password):
+            # Never a plaintext oper password in a config file.
+            raise reader.fail(f"{key}.password", "must be a hash made with `words hashpw`")
+        hosts = item.get("hosts", ["*@*"])
+        if not isinstance(hosts, list) or not hosts:
+            raise reader.fail(f"{key}.hosts", "must be a non-empty list of user@host masks")
+        opers.append(Oper(
+            name=reader.text(item["name"], f"{key}.name"),
+            password_hash=password,
+            hosts=tuple(reader.text(h, f"{key}.hosts[{j}]") for j, h in enumerate(hosts)),
+            override=reader.boolean(item.get("override", False), f"{key}.override"),
+        ))
+    return tuple(opers)
 
 
 def _auth_specs(reader: _Reader, value: Any, base_dir: Path) -> list[str]:

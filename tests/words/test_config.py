@@ -115,3 +115,32 @@ def test_auth_and_hashing_errors_name_their_key(tmp_path, text, expected):
     with pytest.raises(ConfigError) as info:
         build_server(load_config(path))
     assert str(info.value).startswith(f"{path}: {expected}")
+
+
+def test_opers_need_a_hash_never_plaintext(tmp_path):
+    assert error_for(tmp_path, "opers: [{name: root, password: hunter2}]").startswith(
+        "opers[0].password: must be a hash made with `words hashpw`"
+    )
+    assert error_for(tmp_path, "opers: [{password: x}]").startswith("opers[0].name: is required")
+
+
+def test_opers_are_read(tmp_path):
+    from words.cred import PasswordHasher
+
+    digest = PasswordHasher(ln=4).hash("pw")
+    config = load_config(write(tmp_path, f"""
+opers:
+  - name: root
+    password: "{digest}"
+    hosts: ["*@127.0.0.1"]
+    override: true
+admin: {{location: Here, email: admin@example.org}}
+allow_die: true
+limits: {{per_ip_exempt: ["10.1.1.1"], flood_rate: 0.5}}
+"""))
+    (oper,) = config.opers
+    assert oper.name == "root" and oper.hosts == ("*@127.0.0.1",) and oper.override
+    assert "pw" not in repr(oper)
+    assert config.admin == ("Here", "", "admin@example.org")
+    assert config.allow_die and not config.allow_restart
+    assert config.limits.per_ip_exempt == ("10.1.1.1",) and config.limits.flood_rate == 0.5
