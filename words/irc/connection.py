@@ -55,7 +55,7 @@ class IRCConnection(asyncio.Protocol):
         "server", "transport", "conn_id", "peer_host", "peer_port", "log",
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
-        "connected_at", "closing", "_logging_in", "_held",
+        "connected_at", "closing", "_logging_in", "_held", "_discarding",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -66,6 +66,7 @@ class IRCConnection(asyncio.Protocol):
         self.peer_port = 0
         self.log: logging.LoggerAdapter = _ConnectionLog(log, {"conn": f"conn#{self.conn_id}"})
         self._buffer = b""
+        self._discarding = False  # dropping the rest of an overlong line
         self.out: list[bytes] = []
         self.nick: str | None = None
         self.username: str | None = None
@@ -105,9 +106,10 @@ class IRCConnection(asyncio.Protocol):
         buffer = self._buffer + data if self._buffer else data
         lines = buffer.split(b"\n")
         self._buffer = lines.pop()
-        if len(self._buffer) > _MAX_PARTIAL:
-            self._buffer = b""
-            self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
+        if self._discarding and lines:
+            # The end of a line already refused as too long: not a command.
+            del lines[0]
+            self._discarding = False
         for raw in lines:
             if self.closing:
                 return
@@ -118,6 +120,11 @@ class IRCConnection(asyncio.Protocol):
                     return
                 continue
             self.line_received(raw)
+        if len(self._buffer) > _MAX_PARTIAL:
+            self._buffer = b""
+            if not self._discarding:  # one 417 per line, however long it goes on
+                self._discarding = True
+                self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
