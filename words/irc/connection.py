@@ -144,9 +144,9 @@ class IRCConnection(asyncio.Protocol):
         if too_long is not None:
             self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
             return
-        if b"\0" in raw:
-            # NUL can never be relayed (RFC 1459); drop the line, keep the client.
-            self.log.debug("dropped a line with a NUL byte")
+        if b"\0" in raw or b"\r" in raw:
+            # NUL and CR can never be relayed (RFC 1459); drop the line, keep the client.
+            self.log.debug("dropped a line with a NUL or CR byte")
             return
         try:
             msg = parse_line(decode_line(raw))
