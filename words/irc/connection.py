@@ -190,7 +190,10 @@ class IRCConnection(asyncio.Protocol):
         self.write(line.encode("utf-8", "replace") + b"\r\n")
 
     def numeric(self, code: str, *params: str) -> None:
-        self.send(code, self.nick or "*", *params, source=self.server.name)
+        # Middle parameters often echo what the client sent; one that is empty,
+        # holds a space or starts with ':' cannot be sent, so it becomes '*'.
+        safe = [p if p and " " not in p and p[0] != ":" else "*" for p in params[:-1]]
+        self.send(code, self.nick or "*", *safe, *params[-1:], source=self.server.name)
 
     def notice(self, text: str) -> None:
         self.send("NOTICE", self.nick or "*", text, source=self.server.name)
