@@ -207,6 +207,8 @@ class IRCConnection(asyncio.Protocol):
         transport.write(data)
         if transport.get_write_buffer_size() > self.server.config.limits.sendq:
             self.close("SendQ exceeded")
+            # It does not read: close() would wait for the buffer to drain forever.
+            transport.abort()
 
     def close(self, reason: str) -> None:
         """Say goodbye with an ERROR line, flush it, and drop the connection."""
