@@ -92,6 +92,9 @@ class IRCConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.peer_host, self.peer_port = str(peer[0]), int(peer[1])
+        if self.peer_host.startswith(":"):
+            # "::1" cannot be a middle parameter (WHOIS, WHO): write it "0::1", as ircds do.
+            self.peer_host = "0" + self.peer_host
         self.log = _ConnectionLog(
             log, {"conn": f"conn#{self.conn_id} {self.peer_host}:{self.peer_port}"}
         )
