@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
+import pytest
+
 from conftest import RawClient
+from words.config import Listen
 
 
 async def join(client: RawClient, *channels: str) -> None:
@@ -207,3 +211,32 @@ async def test_empty_motd_gets_422_on_request(start_server, connect):
     await client.send("USER alice 0 * :Alice")
     await client.expect("422")
     assert await reply_to(client, "MOTD") == [":irc.test 422 alice :MOTD File is missing"]
+
+
+# -- IPv6 hosts ------------------------------------------------------------------------
+
+
+def ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+async def test_ipv6_host_starting_with_a_colon_gets_a_leading_zero(start_server):
+    server = await start_server(listen=(Listen("::1", 0),))
+    alice = await RawClient.connect(server.port, host="::1")
+    try:
+        welcome = await alice.register("alice")
+        assert welcome.params[-1].endswith(" alice!~user@0::1")
+        await alice.send("WHOIS alice")
+        whois = await alice.expect("311")
+        assert whois.params == ["alice", "alice", "~user", "0::1", "*", "Real alice"]
+        await alice.send("WHO alice")
+        who = await alice.expect("352")
+        assert who.params[2:4] == ["~user", "0::1"]
+    finally:
+        await alice.close()
