@@ -313,7 +313,9 @@ class IRCConnection(asyncio.Protocol):
         data = event.rendered.get("irc")
         if data is None:
             target = event.target
-            text = f"\x01ACTION {event.text}\x01" if event.action else event.text
+            text = event.text
+            if event.action:
+                text = f"\x01ACTION {text}\x01" if text else "\x01ACTION\x01"
             command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
             line = format_line(command, target.name, text, source=user_prefix(event.sender))
             data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
