@@ -95,6 +95,13 @@ async def test_ctcp_action_without_the_closing_marker_is_relayed_closed(channel_
     assert said.params == ["#a", "\x01ACTION waves\x01"]
 
 
+async def test_empty_ctcp_action_is_relayed_intact(channel_pair):
+    alice, bob = channel_pair
+    await alice.send("PRIVMSG #a :\x01ACTION\x01")
+    said = await bob.expect("PRIVMSG")
+    assert said.params == ["#a", "\x01ACTION\x01"]
+
+
 async def test_other_ctcp_is_relayed_as_is(connect):
     alice = await connect("alice")
     bob = await connect("bob")
