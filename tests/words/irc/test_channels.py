@@ -71,7 +71,7 @@ async def test_join_replies_join_then_names(connect):
 
 
 async def test_first_joiner_is_op_and_later_ones_are_not(connect):
-    alice, bob = await joined(connect, "#a", "alice", "bob")
+    _alice, bob = await joined(connect, "#a", "alice", "bob")
     assert await names_of(bob, "#a") == ["@alice", "bob"]
 
 
@@ -235,7 +235,7 @@ async def test_part_of_an_unknown_channel_gets_403(connect):
 
 
 async def test_part_of_a_channel_one_is_not_on_gets_442(connect):
-    alice, = await joined(connect, "#a", "alice")
+    _alice, = await joined(connect, "#a", "alice")
     bob = await connect("bob")
     await bob.send("PART #A")
     reply = await bob.expect("442")
@@ -332,7 +332,7 @@ async def test_topic_can_be_cleared(connect):
 
 
 async def test_names_lists_members_with_prefixes(connect):
-    alice, bob = await joined(connect, "#a", "alice", "bob")
+    _alice, bob = await joined(connect, "#a", "alice", "bob")
     await bob.send("NAMES #a")
     assert lines(await bob.until_pong()) == [
         ":irc.test 353 bob = #a :@alice bob",
@@ -428,7 +428,7 @@ async def test_channel_mode_query_works_for_non_members(connect):
 
 
 async def test_ban_list_query_gets_an_empty_list(connect):
-    alice, bob = await joined(connect, "#a", "alice", "bob")
+    _alice, bob = await joined(connect, "#a", "alice", "bob")
     await bob.send("MODE #a b")
     assert lines(await bob.until_pong()) == [":irc.test 368 bob #a :End of channel ban list"]
 
@@ -444,7 +444,7 @@ async def test_exception_and_invite_list_queries_get_empty_lists(connect):
 
 
 async def test_mode_change_by_a_non_op_gets_482(connect):
-    alice, bob = await joined(connect, "#a", "alice", "bob")
+    _alice, bob = await joined(connect, "#a", "alice", "bob")
     await bob.send("MODE #a +m")
     reply = await bob.expect("482")
     assert reply.params == ["bob", "#a", "You're not channel operator"]

@@ -6,7 +6,6 @@ Every test ends by proving the connection still works (a PING gets its PONG).
 from __future__ import annotations
 
 import pytest
-
 from conftest import RawClient
 
 
@@ -45,19 +44,19 @@ TOO_LONG = [":irc.test 417 alice :Input line was too long"]
 
 
 async def test_empty_lines_are_ignored(pair):
-    alice, bob = pair
+    alice, _bob = pair
     await send_raw(alice, b"\r\n\n\r\n")
     assert await alice.until_pong() == []
 
 
 async def test_lines_of_only_spaces_are_ignored(pair):
-    alice, bob = pair
+    alice, _bob = pair
     await send_raw(alice, b"   \r\n \n")
     assert await alice.until_pong() == []
 
 
 async def test_lines_of_only_tags_or_only_a_source_are_ignored(pair):
-    alice, bob = pair
+    alice, _bob = pair
     await send_raw(alice, b"@a=b\r\n:alice\r\n@a=b :alice\r\n")
     assert await alice.until_pong() == []
 
@@ -105,7 +104,7 @@ async def test_line_of_513_bytes_gets_417(pair):
 
 
 async def test_partial_line_over_the_limit_gets_417_before_its_end(pair):
-    alice, bob = pair
+    alice, _bob = pair
     await send_raw(alice, b"PRIVMSG #a :" + b"x" * 9000)
     reply = await alice.expect("417")
     assert reply.params == ["alice", "Input line was too long"]
@@ -175,7 +174,7 @@ async def test_topic_with_a_cr_inside_cannot_break_list(pair):
 
 
 async def test_command_with_too_few_params_gets_461(pair):
-    alice, bob = pair
+    alice, _bob = pair
     await alice.send("TOPIC")
     assert lines(await alice.until_pong()) == [
         ":irc.test 461 alice TOPIC :Not enough parameters",
@@ -202,6 +201,6 @@ async def test_command_with_too_few_params_gets_461(pair):
     ],
 )
 async def test_unsafe_parameters_are_echoed_as_a_star(pair, line, expected):
-    alice, bob = pair
+    alice, _bob = pair
     await alice.send(line)
     assert lines(await alice.until_pong()) == expected

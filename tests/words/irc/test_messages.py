@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import RawClient
 
 
@@ -165,7 +164,7 @@ async def test_privmsg_to_an_unknown_channel_gets_403(connect):
 
 
 async def test_privmsg_to_a_channel_one_is_not_on_gets_404(channel_pair, connect):
-    alice, bob = channel_pair
+    _alice, bob = channel_pair
     carol = await connect("carol")
     await carol.send("PRIVMSG #A :let me in")
     reply = await carol.expect("404")

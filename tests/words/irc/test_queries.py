@@ -6,8 +6,8 @@ import socket
 import time
 
 import pytest
-
 from conftest import RawClient
+
 from words.config import Listen
 
 

@@ -7,10 +7,6 @@ from conftest import RawClient
 MEMORY_AUTH = ("memory:alice:secret:bob:hunter2",)
 
 
-async def unregistered(server) -> RawClient:
-    return await RawClient.connect(server.port)
-
-
 async def whois_account(client: RawClient, nick: str) -> list[str]:
     """The parameters of the 330 lines a WHOIS of `nick` returns (none when not logged in)."""
     await client.send(f"WHOIS {nick}")
@@ -433,5 +429,23 @@ async def test_lines_sent_with_a_password_login_wait_for_the_check(start_server,
         said = await bob.expect("PRIVMSG")
         assert said.source == "alice!~alice@127.0.0.1"
         assert said.params == ["#p", "first words"]
+    finally:
+        await alice.close()
+
+
+async def test_lines_sent_with_a_cap_handshake_are_served_after_cap_end(connect, server):
+    bob = await connect("bob")
+    await join(bob, "#p")
+    alice = await RawClient.connect(server.port)
+    try:
+        lines = ["CAP LS 302", "NICK alice", "USER alice 0 * :Alice", "CAP REQ :sasl", "CAP END",
+                 "JOIN #p", "PRIVMSG #p :after the handshake"]
+        alice.writer.write("".join(line + "\r\n" for line in lines).encode())
+        await alice.expect("366", "alice", "#p")
+        commands = [m.command for m in alice.received]
+        assert commands[:2] == ["CAP", "CAP"]
+        assert commands.index("001") < commands.index("JOIN")
+        said = await bob.expect("PRIVMSG")
+        assert said.params == ["#p", "after the handshake"]
     finally:
         await alice.close()

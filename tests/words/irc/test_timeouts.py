@@ -10,9 +10,9 @@ from __future__ import annotations
 import socket
 
 import pytest
+from conftest import RawClient
 
 import words.irc.server as irc_server
-from conftest import RawClient
 
 FAST = {"registration_timeout": 0.2, "ping_interval": 0.2, "ping_timeout": 0.2}
 
