@@ -18,9 +18,23 @@ from typing import TYPE_CHECKING
 from words.irc import numerics as N
 from words.irc.codec import ParseError, check_length, decode_line, format_line, parse_line
 from words.realm import ChatAvatar, DuplicateUser, Group, User
-from words.realm.events import Joined, Left, MetaChanged, Quit, Renamed, Said
+from words.irc.modes import USER_MODE_LETTERS, render_changes
+from words.realm.events import (
+    Invited,
+    Joined,
+    Kicked,
+    Left,
+    MetaChanged,
+    Quit,
+    Renamed,
+    Said,
+    SettingsChanged,
+    UserFlagsChanged,
+    Wallops,
+)
 
 if TYPE_CHECKING:
+    from words.config import Oper
     from words.irc.codec import Message
     from words.irc.server import IRCServer
 
@@ -55,7 +69,7 @@ class IRCConnection(asyncio.Protocol):
         "server", "transport", "conn_id", "peer_host", "peer_port", "log",
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
-        "connected_at", "closing", "_logging_in", "_held", "_discarding",
+        "connected_at", "closing", "_logging_in", "_held", "oper", "_discarding",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -84,6 +98,7 @@ class IRCConnection(asyncio.Protocol):
         # Lines that arrive while the login runs wait here, in order, so a
         # client that sends JOIN right after USER is served as if it waited.
         self._held: list[bytes] = []
+        self.oper: Oper | None = None  # set by a successful OPER
 
     # -- asyncio.Protocol ------------------------------------------------------
 
@@ -352,23 +367,75 @@ class IRCConnection(asyncio.Protocol):
                 data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
             self.write(data)
 
-    def _write_event(self, event, command: str, *params: str, source: User) -> None:
+    def group_settings_changed(self, event: SettingsChanged) -> None:
         data = event.rendered.get("irc")
         if data is None:
-            line = format_line(command, *params, source=user_prefix(source))
+            source = user_prefix(event.by) if event.by is not None else self.server.name
+            max_params = self.server.config.limits.max_modes
+            data = event.rendered["irc"] = b"".join(
+                format_line("MODE", event.group.name, *params, source=source).encode() + b"\r\n"
+                for params in render_changes(event.changes, max_params)
+            )
+        self.write(data)
+
+    def user_kicked(self, event: Kicked) -> None:
+        data = event.rendered.get("irc")
+        if data is None:
+            source = user_prefix(event.by) if event.by is not None else self.server.name
+            line = format_line(
+                "KICK", event.group.name, event.user.name, event.reason or event.user.name,
+                source=source,
+            )
+            data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
+        self.write(data)
+
+    def user_invited(self, event: Invited) -> None:
+        self._write_event(event, "INVITE", event.user.name, event.group.name, source=event.by)
+
+    def user_flags_changed(self, event: UserFlagsChanged) -> None:
+        user = event.user
+        changes = [(USER_MODE_LETTERS[flag], add) for flag, add in event.changes]
+        text, sign = "", ""
+        for letter, add in changes:
+            want = "+" if add else "-"
+            if want != sign:
+                text += want
+                sign = want
+            text += letter
+        source = user_prefix(event.by) if event.by is not None and event.by is not user else user.name
+        self.send("MODE", user.name, text, source=source)
+
+    def wallops(self, event: Wallops) -> None:
+        source = user_prefix(event.sender) if event.sender is not None else self.server.name
+        self._write_event(event, "WALLOPS", event.text, source=source)
+
+    def _write_event(self, event, command: str, *params: str, source: User | str) -> None:
+        data = event.rendered.get("irc")
+        if data is None:
+            prefix = source if isinstance(source, str) else user_prefix(source)
+            line = format_line(command, *params, source=prefix)
             data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
         self.write(data)
 
     # -- helpers for handlers ---------------------------------------------------------
 
     def prefixes(self, group: Group, user: User) -> str:
-        """The status prefix of `user` in `group` ('@', '+' or '')."""
+        """The highest status prefix of `user` in `group` ('@', '+' or '')."""
         status = group.members.get(user, "")
         if "o" in status:
             return "@"
         if "v" in status:
             return "+"
         return ""
+
+    def is_chanop(self, group: Group) -> bool:
+        """May this client change `group`: a channel operator, or an oper allowed to override."""
+        user = self.user
+        if user is None:
+            return False
+        if "o" in group.members.get(user, ""):
+            return True
+        return self.oper is not None and self.oper.override
 
     def __repr__(self) -> str:
         return f"<IRCConnection #{self.conn_id} {self.nick or '*'} {self.peer_host}:{self.peer_port}>"

@@ -452,11 +452,11 @@ async def test_mode_change_by_a_non_op_gets_482(connect):
 
 async def test_mode_change_by_an_op_gets_472_per_unknown_char(connect):
     alice, = await joined(connect, "#a", "alice")
-    await alice.send("MODE #a +mk-s key")
+    await alice.send("MODE #a +mXk-sYX key")
     assert lines(await alice.until_pong()) == [
-        ":irc.test 472 alice m :is unknown mode char to me",
-        ":irc.test 472 alice k :is unknown mode char to me",
-        ":irc.test 472 alice s :is unknown mode char to me",
+        ":irc.test 472 alice X :is unknown mode char to me",
+        ":irc.test 472 alice Y :is unknown mode char to me",
+        ":alice!~user@127.0.0.1 MODE #a +mk key",
     ]
 
 
@@ -474,11 +474,13 @@ async def test_user_mode_query_of_self_gets_221(connect):
     assert reply.params == ["alice", "+"]
 
 
-async def test_user_mode_change_of_self_gets_501(connect):
+async def test_user_mode_change_of_self_gets_501_for_unknown_flags(connect):
     alice = await connect("alice")
-    await alice.send("MODE alice +w")
-    reply = await alice.expect("501")
-    assert reply.params == ["alice", "Unknown MODE flag"]
+    await alice.send("MODE alice +wZ")
+    assert lines(await alice.until_pong()) == [
+        ":irc.test 501 alice :Unknown MODE flag",
+        ":alice MODE alice +w",
+    ]
 
 
 async def test_user_mode_of_another_user_gets_502(connect):

@@ -12,10 +12,6 @@ if TYPE_CHECKING:
     from words.irc.codec import Message
     from words.irc.connection import IRCConnection
 
-# Channel modes that are always on until mode changes land: no outside
-# messages (n) and only operators set the topic (t).
-FIXED_CHANNEL_MODES = "+nt"
-
 
 def valid_channel_name(name: str, maxlen: int) -> bool:
     return (
@@ -160,56 +156,3 @@ def handle_list(conn: IRCConnection, msg: Message) -> None:
     for group in groups:
         conn.numeric(N.RPL_LIST, group.name, str(len(group.members)), group.topic)
     conn.numeric(N.RPL_LISTEND, "End of /LIST")
-
-
-_LIST_MODES = {
-    "b": (N.RPL_ENDOFBANLIST, "End of channel ban list"),
-    "e": (N.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
-    "I": (N.RPL_ENDOFINVITELIST, "End of channel invite list"),
-}
-
-
-@command("MODE", min_params=1)
-def handle_mode(conn: IRCConnection, msg: Message) -> None:
-    target = msg.params[0]
-    if target.startswith("#"):
-        _channel_mode(conn, msg)
-    else:
-        _user_mode(conn, msg)
-
-
-def _channel_mode(conn: IRCConnection, msg: Message) -> None:
-    group = find_channel(conn, msg.params[0])
-    if group is None:
-        return
-    if len(msg.params) == 1:
-        conn.numeric(N.RPL_CHANNELMODEIS, group.name, FIXED_CHANNEL_MODES)
-        conn.numeric(N.RPL_CREATIONTIME, group.name, str(int(group.created)))
-        return
-    modes = msg.params[1]
-    if modes.lstrip("+") in _LIST_MODES and len(msg.params) == 2:
-        code, text = _LIST_MODES[modes.lstrip("+")]
-        conn.numeric(code, group.name, text)  # the lists are empty: no ban modes yet
-        return
-    assert conn.user is not None
-    if "o" not in group.members.get(conn.user, ""):
-        conn.numeric(N.ERR_CHANOPRIVSNEEDED, group.name, "You're not channel operator")
-        return
-    for char in dict.fromkeys(modes):
-        if char not in "+-":
-            conn.numeric(N.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
-
-
-def _user_mode(conn: IRCConnection, msg: Message) -> None:
-    assert conn.user is not None
-    realm = conn.server.realm
-    if realm.casefold(msg.params[0]) != conn.user.folded:
-        if realm.find_user(msg.params[0]) is None:
-            conn.numeric(N.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
-        else:
-            conn.numeric(N.ERR_USERSDONTMATCH, "Can't change mode for other users")
-        return
-    if len(msg.params) == 1:
-        conn.numeric(N.RPL_UMODEIS, "+")
-        return
-    conn.numeric(N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
