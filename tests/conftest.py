@@ -20,7 +20,8 @@ from words.irc.server import IRCServer
 
 
 def make_config(**overrides) -> Config:
-    limits = overrides.pop("limits", {})
+    # Input pacing is off unless a test asks for it: tests send fast on purpose.
+    limits = {"flood_burst": 100000, "flood_rate": 100000.0, **overrides.pop("limits", {})}
     config = Config(
         server_name="irc.test",
         network="TestNet",

@@ -7,7 +7,14 @@ import logging
 import signal
 
 from words.config import Config, ConfigError
-from words.cred import DEFAULT_HASHER, PasswordHasher, Portal, make_checker
+from words.cred import (
+    DEFAULT_HASHER,
+    CredentialsChecker,
+    InMemoryUsernamePasswordDatabase,
+    PasswordHasher,
+    Portal,
+    make_checker,
+)
 from words.irc.server import IRCServer
 from words.realm import InMemoryWordsRealm
 
@@ -21,6 +28,12 @@ def build_server(config: Config) -> IRCServer:
         casemapping=config.casemapping,
         create_group_on_request=config.create_groups_on_request,
     )
+    checkers, oper_checker = checkers_from_config(config)
+    return IRCServer(config, realm, Portal(realm, checkers), oper_checker)
+
+
+def checkers_from_config(config: Config) -> tuple[list[CredentialsChecker], CredentialsChecker | None]:
+    """The login checkers of `config.auth`, and a checker for its opers (None without opers)."""
     try:
         hasher = PasswordHasher.from_config(config.hashing) if config.hashing else DEFAULT_HASHER
     except ValueError as exc:
@@ -31,8 +44,14 @@ def build_server(config: Config) -> IRCServer:
             checkers.append(make_checker(spec, hasher=hasher))
         except ValueError as exc:
             raise ConfigError(config.source, f"auth[{i}]", str(exc)) from None
-    portal = Portal(realm, checkers)
-    return IRCServer(config, realm, portal)
+    oper_checker = None
+    if config.opers:
+        # Hashes only (the config refuses plaintext): the same checker and
+        # constant-time paths as user logins.
+        oper_checker = InMemoryUsernamePasswordDatabase(
+            {oper.name: oper.password_hash for oper in config.opers}, hasher=hasher
+        )
+    return checkers, oper_checker
 
 
 async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:

@@ -34,6 +34,12 @@ class Portal:
         for interface in credential_interfaces or checker.credential_interfaces:
             self._checkers.append((interface, checker))
 
+    def set_checkers(self, checkers: Iterable[CredentialsChecker]) -> None:
+        """Replace every checker at once (a configuration reload); logins under way finish."""
+        self._checkers = []
+        for checker in checkers:
+            self.register_checker(checker)
+
     def list_credentials_interfaces(self) -> list[type]:
         return list(dict.fromkeys(interface for interface, _ in self._checkers))
 

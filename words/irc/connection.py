@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
@@ -69,7 +70,8 @@ class IRCConnection(asyncio.Protocol):
         "server", "transport", "conn_id", "peer_host", "peer_port", "log",
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
-        "connected_at", "closing", "_logging_in", "_held", "oper", "_discarding",
+        "connected_at", "closing", "_logging_in", "_held", "oper",
+        "_tokens", "_token_time", "_lagged", "_lag_handle", "_counted_ip", "_discarding",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -99,6 +101,12 @@ class IRCConnection(asyncio.Protocol):
         # client that sends JOIN right after USER is served as if it waited.
         self._held: list[bytes] = []
         self.oper: Oper | None = None  # set by a successful OPER
+        # Input pacing: a token bucket; lines without a token wait in _lagged.
+        self._tokens = float(server.config.limits.flood_burst)
+        self._token_time = now
+        self._lagged: deque[bytes] = deque()
+        self._lag_handle: asyncio.TimerHandle | None = None
+        self._counted_ip: str | None = None  # the address counted against max_per_ip
 
     # -- asyncio.Protocol ------------------------------------------------------
 
@@ -113,10 +121,19 @@ class IRCConnection(asyncio.Protocol):
         self.log = _ConnectionLog(
             log, {"conn": f"conn#{self.conn_id} {self.peer_host}:{self.peer_port}"}
         )
-        self.server.connections.add(self)
+        server = self.server
+        server.connections.add(self)
         self.log.info("connected")
-        if len(self.server.connections) > self.server.config.limits.max_clients:
+        limits = server.config.limits
+        if len(server.connections) > limits.max_clients:
             self.close("Too many clients on this server; try again later")
+            return
+        ip = str(peer[0])
+        if ip not in limits.per_ip_exempt:
+            self._counted_ip = ip
+            server.per_ip[ip] += 1
+            if server.per_ip[ip] > limits.max_per_ip:
+                self.close("Too many connections from your host")
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = time.monotonic()
@@ -137,6 +154,9 @@ class IRCConnection(asyncio.Protocol):
                     self.close("Too much input before registration")
                     return
                 continue
+            if self._lagged or not self._take_token():
+                self._lag(raw)
+                continue
             self.line_received(raw)
         if len(self._buffer) > _MAX_PARTIAL:
             self._buffer = b""
@@ -146,10 +166,54 @@ class IRCConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
+        ip, self._counted_ip = self._counted_ip, None
+        if ip is not None:
+            self.server.per_ip[ip] -= 1
+            if self.server.per_ip[ip] <= 0:
+                del self.server.per_ip[ip]
+        if self._lag_handle is not None:
+            self._lag_handle.cancel()
         reason = "Connection closed" if exc is None else f"Connection error: {exc}"
         self.log.info("disconnected (%s)", reason)
         self._sign_off(reason)
         self.closing = True
+
+    # -- input pacing ("fakelag") ------------------------------------------------
+
+    def _take_token(self) -> bool:
+        if self.oper is not None:
+            return True  # operators are trusted not to flood
+        limits = self.server.config.limits
+        now = time.monotonic()
+        self._tokens = min(
+            float(limits.flood_burst), self._tokens + (now - self._token_time) * limits.flood_rate
+        )
+        self._token_time = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def _lag(self, raw: bytes) -> None:
+        """Hold a line until the bucket has a token: a flood slows down before it is cut off."""
+        self._lagged.append(raw)
+        limits = self.server.config.limits
+        if len(self._lagged) > limits.flood_max_queued:
+            self._lagged.clear()
+            self.close("Excess Flood")
+            return
+        if self._lag_handle is None:
+            delay = max(0.0, (1.0 - self._tokens) / limits.flood_rate)
+            self._lag_handle = asyncio.get_running_loop().call_later(delay, self._drain_lagged)
+
+    def _drain_lagged(self) -> None:
+        self._lag_handle = None
+        while self._lagged and not self.closing:
+            if not self._take_token():
+                delay = max(0.0, (1.0 - self._tokens) / self.server.config.limits.flood_rate)
+                self._lag_handle = asyncio.get_running_loop().call_later(delay, self._drain_lagged)
+                return
+            self.line_received(self._lagged.popleft())
 
     # -- input -----------------------------------------------------------------
 
@@ -246,6 +310,8 @@ class IRCConnection(asyncio.Protocol):
             self.out.clear()
 
     def _sign_off(self, reason: str) -> None:
+        if self.user is not None:
+            self.server.local_users -= 1
         avatar, self.avatar, self.user = self.avatar, None, None
         if avatar is not None:
             avatar.logout(reason)
@@ -332,7 +398,10 @@ class IRCConnection(asyncio.Protocol):
             if event.action:
                 text = f"\x01ACTION {text}\x01" if text else "\x01ACTION\x01"
             command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
-            line = format_line(command, target.name, text, source=user_prefix(event.sender))
+            name = target.name
+            if event.to_status:
+                name = ("@" if event.to_status == "o" else "+") + name
+            line = format_line(command, name, text, source=user_prefix(event.sender))
             data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
         self.write(data)
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter, deque
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from words import __version__
+from words.config import ConfigError, load_config
+from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
 from words.irc.commands import load_handlers
 from words.irc.connection import IRCConnection, user_prefix
+from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
+from words.masks import match_mask
+from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
 
 if TYPE_CHECKING:
-    from words.config import Config
-    from words.cred import Portal
-    from words.realm import WordsRealm
+    from words.config import Config, Oper
+    from words.cred import CredentialsChecker, Portal
+    from words.realm import User, WordsRealm
 
 log = logging.getLogger("words.irc")
 
@@ -25,13 +32,29 @@ _SWEEP_SECONDS = 1.0
 _TOKENS_PER_LINE = 13
 
 
+@dataclass(frozen=True, slots=True)
+class WhowasEntry:
+    nick: str
+    username: str
+    host: str
+    realname: str
+    when: float
+
+
 class IRCServer:
     """Serves one words realm over IRC on one or more listening addresses."""
 
-    def __init__(self, config: Config, realm: WordsRealm, portal: Portal) -> None:
+    def __init__(
+        self,
+        config: Config,
+        realm: WordsRealm,
+        portal: Portal,
+        oper_checker: CredentialsChecker | None = None,
+    ) -> None:
         self.config = config
         self.realm = realm
         self.portal = portal
+        self.oper_checker = oper_checker
         self.name = config.server_name
         self.commands = load_handlers()
         self.connections: set[IRCConnection] = set()
@@ -43,6 +66,14 @@ class IRCServer:
         self._tasks: set[asyncio.Task] = set()
         self.bound: list[tuple[str, int]] = []
         self.isupport = self._isupport_lines()
+        self.per_ip: Counter[str] = Counter()
+        # Counted from the realm's events, so LUSERS costs nothing per client.
+        self.user_count = 0
+        self.local_users = 0  # registered connections of this server
+        self.max_user_count = 0
+        self.flag_counts: Counter[str] = Counter()
+        self.whowas: deque[WhowasEntry] = deque(maxlen=config.limits.whowas_length)
+        self._unsubscribe = realm.subscribe(self._on_event)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -73,6 +104,72 @@ class IRCServer:
         for task in list(self._tasks):
             task.cancel()
         self._servers.clear()
+        self._unsubscribe()
+
+    def _on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is SignedOn:
+            self.user_count += 1
+            self.max_user_count = max(self.max_user_count, self.user_count)
+        elif kind is Quit:
+            self.user_count -= 1
+            self.flag_counts.subtract(event.user.flags)
+            self._remember(event.user, event.user.name, event.time)
+        elif kind is Renamed:
+            self._remember(event.user, event.old_name, event.time)
+        elif kind is UserFlagsChanged:
+            for flag, add in event.changes:
+                self.flag_counts[flag] += 1 if add else -1
+
+    def _remember(self, user: User, nick: str, when: float) -> None:
+        self.whowas.appendleft(WhowasEntry(nick, user.username, user.host, user.realname, when))
+
+    # -- operators and configuration ---------------------------------------------------
+
+    async def check_oper(self, conn: IRCConnection, name: str, password: str) -> Oper | None:
+        """The oper block for `name` if the password is right and the host allowed; else None.
+
+        The password goes through words.cred (same hashing, same constant-time
+        paths as user logins); the host masks are checked after it, so a wrong
+        host costs the same time as a wrong password.
+        """
+        if self.oper_checker is None or conn.user is None:
+            return None
+        try:
+            avatar_id = await self.oper_checker.request_avatar_id(UsernamePassword(name, password))
+        except LoginFailed:
+            return None
+        oper = next((o for o in self.config.opers if o.name == avatar_id), None)
+        if oper is None:
+            return None  # removed by a REHASH while the check ran
+        mask = self.realm.casefold(f"{conn.user.username}@{conn.user.host}")
+        if not any(match_mask(self.realm.casefold(h), mask) for h in oper.hosts):
+            return None
+        return oper
+
+    def rehash(self) -> str | None:
+        """Reload the config file; returns an error (keeping the old config) or None.
+
+        Limits, MOTD, opers, auth and ISUPPORT change at once; connections stay.
+        Listen addresses are kept as they are until a restart.
+        """
+        from words.app import checkers_from_config
+
+        if self.config.source.startswith("<"):
+            return "the server was started without a config file"
+        try:
+            config = load_config(self.config.source)
+            checkers, oper_checker = checkers_from_config(config)
+        except ConfigError as exc:
+            log.error("REHASH refused: %s", exc)
+            return str(exc)
+        self.config = replace(config, listen=self.config.listen)
+        self.portal.set_checkers(checkers)
+        self.oper_checker = oper_checker
+        self.isupport = self._isupport_lines()
+        self.whowas = deque(self.whowas, maxlen=config.limits.whowas_length)
+        log.info("configuration reloaded from %s", config.source)
+        return None
 
     def track(self, task: asyncio.Task) -> None:
         """Keep a reference to a background task until it ends."""
@@ -118,21 +215,31 @@ class IRCServer:
         limits = self.config.limits
         targets = limits.max_targets
         tokens = [
+            f"AWAYLEN={limits.awaylen}",
+            "BOT=B",
             f"CASEMAPPING={self.realm.casemapping}",
             f"CHANLIMIT=#:{limits.max_channels_per_user}",
-            "CHANMODES=,,,nt",
+            f"CHANMODES={CHANMODES_TOKEN}",
             f"CHANNELLEN={limits.channellen}",
             "CHANTYPES=#",
+            "ELIST=MNU",
+            "EXCEPTS=e",
+            "INVEX=I",
+            f"KICKLEN={limits.kicklen}",
+            f"MAXLIST=beI:{limits.max_list_entries}",
+            f"MODES={limits.max_modes}",
             f"NETWORK={self.config.network}",
             f"NICKLEN={limits.nicklen}",
             "PREFIX=(ov)@+",
-            f"TARGMAX=JOIN:,PART:,PRIVMSG:{targets},NOTICE:{targets},WHOIS:1,NAMES:1,LIST:",
+            "STATUSMSG=@+",
+            f"TARGMAX=JOIN:,PART:,PRIVMSG:{targets},NOTICE:{targets},WHOIS:1,NAMES:1,LIST:,KICK:1",
             f"TOPICLEN={limits.topiclen}",
         ]
         return [tokens[i : i + _TOKENS_PER_LINE] for i in range(0, len(tokens), _TOKENS_PER_LINE)]
 
     def welcome(self, conn: IRCConnection) -> None:
         assert conn.user is not None
+        self.local_users += 1
         conn.numeric(
             N.RPL_WELCOME,
             f"Welcome to the {self.config.network} IRC Network {user_prefix(conn.user)}",
@@ -140,22 +247,32 @@ class IRCServer:
         conn.numeric(N.RPL_YOURHOST, f"Your host is {self.name}, running version words-{__version__}")
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.created))
         conn.numeric(N.RPL_CREATED, f"This server was created {created}")
-        conn.numeric(N.RPL_MYINFO, self.name, f"words-{__version__}", "i", "nt", "ov")
+        conn.numeric(
+            N.RPL_MYINFO, self.name, f"words-{__version__}", "".join(sorted(USER_MODES)),
+            ALL_CHANNEL_MODES, "Ibeklov",
+        )
         for tokens in self.isupport:
             conn.numeric(N.RPL_ISUPPORT, *tokens, "are supported by this server")
         self.send_lusers(conn)
         self.send_motd(conn)
 
     def send_lusers(self, conn: IRCConnection) -> None:
-        users = sum(1 for c in self.connections if c.user is not None)
-        unknown = len(self.connections) - users
-        conn.numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
+        users, peak = self.user_count, self.max_user_count
+        invisible = self.flag_counts["invisible"]
+        opers = self.flag_counts["operator"]
+        unknown = len(self.connections) - self.local_users
+        conn.numeric(
+            N.RPL_LUSERCLIENT,
+            f"There are {users - invisible} users and {invisible} invisible on 1 servers",
+        )
+        if opers:
+            conn.numeric(N.RPL_LUSEROP, str(opers), "operator(s) online")
         if unknown:
             conn.numeric(N.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
         conn.numeric(N.RPL_LUSERCHANNELS, str(len(self.realm.groups)), "channels formed")
         conn.numeric(N.RPL_LUSERME, f"I have {users} clients and 0 servers")
-        conn.numeric(N.RPL_LOCALUSERS, str(users), str(users), f"Current local users {users}, max {users}")
-        conn.numeric(N.RPL_GLOBALUSERS, str(users), str(users), f"Current global users {users}, max {users}")
+        conn.numeric(N.RPL_LOCALUSERS, str(users), str(peak), f"Current local users {users}, max {peak}")
+        conn.numeric(N.RPL_GLOBALUSERS, str(users), str(peak), f"Current global users {users}, max {peak}")
 
     def send_motd(self, conn: IRCConnection) -> None:
         motd = self.config.motd

@@ -100,6 +100,9 @@ class Said(Event):
     text: str
     kind: str = "message"
     action: bool = False
+    # Status letters a group member needs to receive it ("o": operators only);
+    # empty: every member.
+    to_status: str = ""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -250,6 +250,8 @@ class WordsRealm:
         user.host = host
         user.realname = realname
         user.signed_on = user.last_message = time.time()
+        user.flags.clear()  # flags and away belong to a session
+        user.away = None
         self.apply(SignedOn(user=user))
         return user
 
@@ -285,8 +287,11 @@ class WordsRealm:
         *,
         kind: str = "message",
         action: bool = False,
+        to_status: str = "",
     ) -> Said:
-        event = Said(sender=sender, target=target, text=text, kind=kind, action=action)
+        event = Said(
+            sender=sender, target=target, text=text, kind=kind, action=action, to_status=to_status
+        )
         self.apply(event)
         return event
 
@@ -536,6 +541,12 @@ class WordsRealm:
         target = event.target
         if isinstance(target, Group):
             sender = event.sender
+            if event.to_status:
+                allowed = set(event.to_status)
+                return [
+                    m.mind for m, status in target.members.items()
+                    if m is not sender and m.mind is not None and allowed.intersection(status)
+                ]
             return [m.mind for m in target.members if m is not sender and m.mind is not None]
         return (target.mind,) if target.mind is not None else ()
 

@@ -168,7 +168,7 @@ async def test_privmsg_to_a_channel_one_is_not_on_gets_404(channel_pair, connect
     carol = await connect("carol")
     await carol.send("PRIVMSG #A :let me in")
     reply = await carol.expect("404")
-    assert reply.params == ["carol", "#a", "Cannot send to channel"]
+    assert reply.params == ["carol", "#a", "Cannot send to channel (no external messages)"]
     assert await bob.until_pong() == []
 
 

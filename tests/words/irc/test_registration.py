@@ -36,16 +36,21 @@ async def test_welcome_burst_is_001_to_005_then_lusers_then_motd(connect):
     await client.expect("376")
     commands = [m.command for m in client.received]
     assert commands == [
-        "001", "002", "003", "004", "005",
+        "001", "002", "003", "004", "005", "005",
         "251", "254", "255", "265", "266",
         "375", "372", "376",
     ]
     by_command = {m.command: m for m in client.received}
     assert by_command["002"].params == ["alice", "Your host is irc.test, running version words-0.1.0"]
-    assert by_command["004"].params == ["alice", "irc.test", "words-0.1.0", "i", "nt", "ov"]
-    assert by_command["005"].params[-1] == "are supported by this server"
-    assert "PREFIX=(ov)@+" in by_command["005"].params
-    assert "CHANTYPES=#" in by_command["005"].params
+    assert by_command["004"].params == [
+        "alice", "irc.test", "words-0.1.0", "Biow", "Ibeiklmnopstv", "Ibeklov",
+    ]
+    isupport = [m for m in client.received if m.command == "005"]
+    assert all(m.params[-1] == "are supported by this server" for m in isupport)
+    assert all(len(m.params) <= 15 for m in isupport)  # nick + 13 tokens + text
+    tokens = [t for m in isupport for t in m.params[1:-1]]
+    assert "PREFIX=(ov)@+" in tokens
+    assert "CHANTYPES=#" in tokens
     assert by_command["376"].params == ["alice", "End of /MOTD command."]
 
 

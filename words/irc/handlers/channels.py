@@ -7,10 +7,19 @@ from typing import TYPE_CHECKING
 from words.irc import numerics as N
 from words.irc.commands import command
 from words.realm import Group, NoSuchGroup
+from words.realm.errors import BadKey, Banned, GroupFull, InviteOnly, JoinRefused
 
 if TYPE_CHECKING:
     from words.irc.codec import Message
     from words.irc.connection import IRCConnection
+
+
+_JOIN_REFUSALS = {
+    Banned: (N.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"),
+    InviteOnly: (N.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"),
+    BadKey: (N.ERR_BADCHANNELKEY, "Cannot join channel (+k)"),
+    GroupFull: (N.ERR_CHANNELISFULL, "Cannot join channel (+l)"),
+}
 
 
 def valid_channel_name(name: str, maxlen: int) -> bool:
@@ -39,7 +48,8 @@ def handle_join(conn: IRCConnection, msg: Message) -> None:
         for group in list(user.groups.values()):
             realm.leave(user, group, "Left all channels")
         return
-    for name in msg.params[0].split(","):
+    keys = msg.params[1].split(",") if len(msg.params) > 1 else []
+    for i, name in enumerate(msg.params[0].split(",")):
         if not name:
             continue
         if not valid_channel_name(name, limits.channellen):
@@ -57,6 +67,13 @@ def handle_join(conn: IRCConnection, msg: Message) -> None:
         except NoSuchGroup:
             conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
             continue
+        if group.members and not (conn.oper is not None and conn.oper.override):
+            try:
+                realm.check_join(user, group, keys[i] if i < len(keys) else None)
+            except JoinRefused as refused:
+                code, text = _JOIN_REFUSALS[type(refused)]
+                conn.numeric(code, group.name, text)
+                continue
         realm.join(user, group)
         send_topic(conn, group, on_join=True)
         send_names(conn, group)
@@ -107,7 +124,7 @@ def handle_topic(conn: IRCConnection, msg: Message) -> None:
     if user not in group.members:
         conn.numeric(N.ERR_NOTONCHANNEL, group.name, "You're not on that channel")
         return
-    if "o" not in group.members[user]:  # +t
+    if group.settings.topic_locked and not conn.is_chanop(group):
         conn.numeric(N.ERR_CHANOPRIVSNEEDED, group.name, "You're not channel operator")
         return
     topic = msg.params[1][: conn.server.config.limits.topiclen]

@@ -7,10 +7,19 @@ from typing import TYPE_CHECKING
 from words.irc import numerics as N
 from words.irc.commands import command
 from words.irc.connection import ctcp_action
+from words.realm.errors import CannotSpeak
 
 if TYPE_CHECKING:
     from words.irc.codec import Message
     from words.irc.connection import IRCConnection
+
+
+_STATUSMSG = {"@": "o", "+": "ov"}
+_CANNOT_SEND = {
+    "outside": "Cannot send to channel (no external messages)",
+    "moderated": "Cannot send to channel (+m)",
+    "banned": "Cannot send to channel (you are banned)",
+}
 
 
 def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
@@ -39,17 +48,23 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
         return
     realm = conn.server.realm
     for name in targets:
-        if name.startswith("#"):
-            group = realm.find_group(name)
+        # STATUSMSG: "@#chan" reaches the channel's operators, "+#chan" voiced and up.
+        to_status = _STATUSMSG.get(name[0], "") if len(name) > 1 and name[1] == "#" else ""
+        channel = name[1:] if to_status else name
+        if channel.startswith("#"):
+            group = realm.find_group(channel)
             if group is None:
                 if errors:
-                    conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
+                    conn.numeric(N.ERR_NOSUCHCHANNEL, channel, "No such channel")
                 continue
-            if user not in group.members:  # +n
-                if errors:
-                    conn.numeric(N.ERR_CANNOTSENDTOCHAN, group.name, "Cannot send to channel")
-                continue
-            realm.say(user, group, text, kind=kind, action=action)
+            if not (conn.oper is not None and conn.oper.override):
+                try:
+                    realm.check_speak(user, group)
+                except CannotSpeak as refused:
+                    if errors:
+                        conn.numeric(N.ERR_CANNOTSENDTOCHAN, group.name, _CANNOT_SEND[refused.reason])
+                    continue
+            realm.say(user, group, text, kind=kind, action=action, to_status=to_status)
         else:
             target = realm.find_user(name)
             if target is None or not target.online:
@@ -57,6 +72,8 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
                     conn.numeric(N.ERR_NOSUCHNICK, name, "No such nick/channel")
                 continue
             realm.say(user, target, text, kind=kind, action=action)
+            if errors and target.away is not None:
+                conn.numeric(N.RPL_AWAY, target.name, target.away)
 
 
 @command("PRIVMSG")
