@@ -43,6 +43,15 @@ def command(name: str, *, min_params: int = 0, needs_registration: bool = True) 
 
 def load_handlers() -> dict[str, Command]:
     """Import the handler modules (each registers its commands) and return the table."""
-    from words.irc.handlers import channels, messages, modes, queries, registration  # noqa: F401
+    from words.irc.handlers import (  # noqa: F401
+        channels,
+        messages,
+        modes,
+        operators,
+        queries,
+        registration,
+        server_info,
+        users,
+    )
 
     return COMMANDS

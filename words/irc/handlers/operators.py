@@ -1,0 +1,1 @@
+"""Server operators: OPER KILL WALLOPS REHASH DIE RESTART."""

@@ -1,0 +1,1 @@
+"""Questions about the server: VERSION TIME ADMIN INFO LINKS STATS."""

@@ -1,0 +1,1 @@
+"""Commands about users: AWAY ISON USERHOST WHOWAS KICK INVITE."""
