@@ -73,6 +73,7 @@ class SendQueue:
         self.bucket = bucket or TokenBucket()
         self.queue: deque[bytes] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._empty: asyncio.Event | None = None
 
     def __len__(self) -> int:
         return len(self.queue)
@@ -98,6 +99,14 @@ class SendQueue:
         while self.queue and self.bucket.take():
             self.write(self.queue.popleft())
         self._schedule()
+        if not self.queue and self._empty is not None:
+            self._empty.set()
+
+    async def wait_empty(self) -> None:
+        """Until everything queued has been written (or dropped)."""
+        if self.queue:
+            self._empty = self._empty if self._empty and not self._empty.is_set() else asyncio.Event()
+            await self._empty.wait()
 
     def clear(self) -> None:
         """Drop what is queued (the connection is gone)."""
@@ -105,3 +114,5 @@ class SendQueue:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._empty is not None:
+            self._empty.set()
