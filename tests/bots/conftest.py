@@ -89,6 +89,37 @@ def ngircd(ngircd_binary) -> ServerInfo:
                 proc.stdout.close()
 
 
+@pytest.fixture
+async def restartable_server():
+    """`await restartable_server(port)` starts a words server that a test may stop itself
+    (stopped here at teardown only if the test did not)."""
+    from words.app import build_server
+    from words.config import Config, Listen
+
+    servers = []
+
+    async def start(port: int):
+        server = build_server(Config(server_name="irc.test", network="TestNet",
+                                     listen=(Listen("127.0.0.1", port),), hashing={"ln": 4}))
+        await server.start()
+        server.port = port
+        server.stopped = False
+        original_stop = server.stop
+
+        async def stop(*args):
+            if not server.stopped:
+                server.stopped = True
+                await original_stop(*args)
+
+        server.stop = stop
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
 @pytest.fixture(params=["words", "ngircd"])
 async def irc_server(request, start_server) -> ServerInfo:
     """The same test against a words server and against ngIRCd."""

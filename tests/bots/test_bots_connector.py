@@ -10,7 +10,6 @@ from support import free_port
 
 from bots.connector import Backoff, ConnectionFailed, Connector, FatalError
 from bots.testing import RecordingClient
-from words.config import Listen
 
 
 def test_backoff_grows_is_capped_jittered_and_resets():
@@ -24,9 +23,9 @@ def test_backoff_grows_is_capped_jittered_and_resets():
     assert abs(backoff.next() - 1) <= 0.5
 
 
-async def test_reconnects_with_backoff_and_rejoins_after_restart(start_server, run_bot):
+async def test_reconnects_with_backoff_and_rejoins_after_restart(restartable_server, run_bot):
     port = free_port()
-    server = await start_server(listen=(Listen("127.0.0.1", port),))
+    server = await restartable_server(port)
     bot = await run_bot(RecordingClient("phoenix", burst=20, rate=100), port,
                         backoff=Backoff(initial=0.05, factor=2, max_delay=0.4), stable_after=60)
     bot.join("#ashes")
@@ -41,7 +40,7 @@ async def test_reconnects_with_backoff_and_rejoins_after_restart(start_server, r
         assert asyncio.get_running_loop().time() < deadline, "no retries while the server was down"
         await asyncio.sleep(0.02)  # polling a counter with a deadline, as wait_for_port
     assert connector.backoff.delay > 0.05
-    await start_server(listen=(Listen("127.0.0.1", port),))
+    await restartable_server(port)
     await bot.wait_event("signed_on", start=mark, timeout=10)
     # The channel wanted before the drop is joined again, without asking.
     assert await bot.wait_event("joined", start=mark, timeout=10) == ("#ashes",)
