@@ -322,6 +322,10 @@ class Bot(IRCClient):
     def _module_name(self, name: str) -> str:
         return _resolve(name)
 
+    def plugin_task(self, plugin: str, coro, name: str = "task") -> asyncio.Task:
+        """Run a coroutine owned by a plugin: cancelled when the plugin is unloaded."""
+        return self._plugin_task(self.plugins[plugin], coro, name)
+
     def _plugin_task(self, plugin: Plugin, coro, name: str) -> asyncio.Task:
         task = self.spawn(coro, name=f"{plugin.name}.{name}")
         plugin.tasks.add(task)
