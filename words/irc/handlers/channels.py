@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
 from words.irc.commands import command
+from words.masks import match_mask
 from words.realm import Group, NoSuchGroup
 from words.realm.errors import BadKey, Banned, GroupFull, InviteOnly, JoinRefused
 
@@ -28,6 +29,17 @@ def valid_channel_name(name: str, maxlen: int) -> bool:
         and name[0] == "#"
         and not any(c in name for c in " ,\x07:")
     )
+
+
+def insider(conn: IRCConnection, group: Group) -> bool:
+    """Does this client see all of `group`: its members and opers do."""
+    return conn.user in group.members or conn.oper is not None
+
+
+def channel_visible(conn: IRCConnection, group: Group) -> bool:
+    """May this client know that `group` exists: +s and +p hide it from outsiders."""
+    settings = group.settings
+    return not (settings.secret or settings.private) or insider(conn, group)
 
 
 def find_channel(conn: IRCConnection, name: str) -> Group | None:
@@ -132,12 +144,18 @@ def handle_topic(conn: IRCConnection, msg: Message) -> None:
 
 
 def send_names(conn: IRCConnection, group: Group) -> None:
-    """353 lines for `group`, packed under the line limit, then 366."""
+    """353 lines for `group`, packed under the line limit, then 366.
+
+    A non-member is not shown +i members.
+    """
     # ":server 353 nick = #chan :" plus names; keep well under 512 bytes.
     room = 510 - len(conn.server.name) - len(conn.nick or "*") - len(group.name) - 16
     names: list[str] = []
     size = 0
+    see_all = insider(conn, group)
     for member in group.members:
+        if not see_all and "invisible" in member.flags:
+            continue
         entry = conn.prefixes(group, member) + member.name
         if names and size + len(entry) + 1 > room:
             conn.numeric(N.RPL_NAMREPLY, "=", group.name, " ".join(names))
@@ -156,7 +174,7 @@ def handle_names(conn: IRCConnection, msg: Message) -> None:
         return
     for name in msg.params[0].split(","):
         group = conn.server.realm.find_group(name)
-        if group is None:
+        if group is None or not channel_visible(conn, group):
             conn.numeric(N.RPL_ENDOFNAMES, name, "End of /NAMES list")
         else:
             send_names(conn, group)
@@ -164,12 +182,36 @@ def handle_names(conn: IRCConnection, msg: Message) -> None:
 
 @command("LIST")
 def handle_list(conn: IRCConnection, msg: Message) -> None:
+    """LIST [terms]: channel names or masks (M), !masks (N), >n and <n user counts (U)."""
     realm = conn.server.realm
-    if msg.params and msg.params[0]:
-        groups = [g for g in (realm.find_group(n) for n in msg.params[0].split(",")) if g]
+    masks: list[str] = []
+    negated: list[str] = []
+    fewest, most = 0, None
+    for term in msg.params[0].split(",") if msg.params else ():
+        if term[:1] in "<>" and term[1:].isdigit():
+            if term[0] == ">":
+                fewest = max(fewest, int(term[1:]) + 1)
+            else:
+                most = int(term[1:]) - 1 if most is None else min(most, int(term[1:]) - 1)
+        elif term[:1] == "!" and len(term) > 1:
+            negated.append(realm.casefold(term[1:]))
+        elif term:
+            masks.append(realm.casefold(term))
+    if masks and not any("*" in m or "?" in m for m in masks):
+        groups = [g for g in map(realm.find_group, masks) if g is not None]  # plain names
+        masks = []
     else:
         groups = list(realm.groups.values())
     conn.numeric(N.RPL_LISTSTART, "Channel", "Users  Name")
     for group in groups:
-        conn.numeric(N.RPL_LIST, group.name, str(len(group.members)), group.topic)
+        count = len(group.members)
+        if (
+            count < fewest
+            or (most is not None and count > most)
+            or (masks and not any(match_mask(m, group.folded) for m in masks))
+            or any(match_mask(m, group.folded) for m in negated)
+            or not channel_visible(conn, group)
+        ):
+            continue
+        conn.numeric(N.RPL_LIST, group.name, str(count), group.topic)
     conn.numeric(N.RPL_LISTEND, "End of /LIST")
