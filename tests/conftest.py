@@ -95,3 +95,58 @@ def words_process():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A PostgreSQL server from Debian's package on a free loopback port, for this session.
+
+    Installed when missing (as the README's test command promises), run as the
+    unprivileged `postgres` user from a temporary data directory.
+    """
+    from support import start_postgres
+
+    server = start_postgres()
+    yield server.url
+    server.stop()
+
+
+REALM_KINDS = ["memory", "sqlite", "postgresql"]
+
+
+@pytest.fixture
+async def make_realm(request, tmp_path):
+    """`await make_realm(kind, **options)`: a words realm of that kind, opened; closed after."""
+    opened = []
+
+    async def make(kind: str, **options):
+        from words.realm import InMemoryWordsRealm
+        from words.realm.sql import SQLWordsRealm
+
+        options.setdefault("create_group_on_request", True)
+        if kind == "memory":
+            return InMemoryWordsRealm("example.com", **options)
+        if kind == "sqlite":
+            url = f"sqlite:///{tmp_path / 'words.db'}"
+        else:
+            url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
+        realm = SQLWordsRealm("example.com", url, **options)
+        await realm.open()
+        opened.append(realm)
+        return realm
+
+    yield make
+    for realm in opened:
+        await realm.close()
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """A new, empty database on the session's PostgreSQL server."""
+    import uuid
+
+    import psycopg
+
+    name = "words_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name

@@ -199,3 +199,68 @@ class RecordingMind:
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
+
+
+class PostgresServer:
+    def __init__(self, proc: subprocess.Popen, url: str, workdir: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.workdir = workdir
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_postgres() -> PostgresServer:
+    """initdb and start a PostgreSQL server as the `postgres` user on a free port."""
+    import glob
+    import tempfile
+
+    # Not under pytest's tmp_path: that is private to root, and PostgreSQL runs as postgres.
+    workdir = Path(tempfile.mkdtemp(prefix="words-postgres-"))
+
+    ensure_system_package("postgresql", "psql")
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not candidates:
+        raise RuntimeError("postgresql is installed but no initdb was found under /usr/lib/postgresql")
+    bindir = Path(candidates[-1]).parent
+    data, sockets = workdir / "data", workdir / "sockets"
+    sockets.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(workdir, "postgres")
+        shutil.chown(sockets, "postgres")
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+         "-E", "UTF8", "--no-sync"],
+        check=True, capture_output=True, timeout=120,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
+         "-c", "listen_addresses=127.0.0.1", "-k", str(sockets), "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    wait_for_port(port, proc=proc, timeout=30)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    # The port opens a moment before the server accepts logins: retry with a deadline.
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psycopg.connect(url).close()
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("PostgreSQL did not accept connections within 30 s")
+            time.sleep(0.05)  # polling with a deadline
+    return PostgresServer(proc, url, workdir)

@@ -7,6 +7,7 @@ realm turns that into an avatar. Nothing here knows about IRC or XMPP.
 from __future__ import annotations
 
 from words.cred.checkers import (
+    AccountChecker,
     AllowAnonymousAccess,
     CredentialsChecker,
     FilePasswordDB,
@@ -25,6 +26,7 @@ from words.cred.strcred import AUTH_KINDS, AuthSpecError, help_auth, make_checke
 
 __all__ = [
     "AUTH_KINDS",
+    "AccountChecker",
     "DEFAULT_HASHER",
     "LOGIN_REFUSED",
     "AllowAnonymousAccess",

@@ -72,6 +72,36 @@ class InMemoryUsernamePasswordDatabase:
         return name
 
 
+class AccountLookup(Protocol):
+    """What AccountChecker needs from an account store: `get(name)` -> object with
+    `.name` and `.password_hash`, or None."""
+
+    async def get(self, name: str) -> Any: ...
+
+
+class AccountChecker:
+    """Passwords of the words realm's accounts (memory or SQL), by account name.
+
+    The store's errors (a database that is down) pass through: that is not a
+    wrong password, and the front end must say so.
+    """
+
+    credential_interfaces: tuple[type, ...] = (UsernamePassword,)
+
+    def __init__(self, accounts: AccountLookup, *, hasher: PasswordHasher = DEFAULT_HASHER) -> None:
+        self.accounts = accounts
+        self.hasher = hasher
+
+    async def request_avatar_id(self, credentials: UsernamePassword) -> str:
+        account = await self.accounts.get(credentials.username)
+        if account is None:
+            await self.hasher.dummy_verify(credentials.password)
+            raise UnknownUser("unknown user")
+        if not await self.hasher.verify_async(credentials.password, account.password_hash):
+            raise UnauthorizedLogin("wrong password")
+        return account.name
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     name: str  # as written in the file: the avatar ID

@@ -51,3 +51,7 @@ class CannotSpeak(RealmError):
     def __init__(self, group: str, reason: str) -> None:
         super().__init__(group, reason)
         self.reason = reason
+
+
+class AlreadyRegistered(RealmError):
+    pass

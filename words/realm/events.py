@@ -173,3 +173,27 @@ class Wallops(Event):
     mind_method: ClassVar[str | None] = "wallops"
     sender: User | None
     text: str
+
+
+@dataclass(slots=True, kw_only=True)
+class GroupRegistered(Event):
+    """`group` now belongs to the account `founder` and lasts."""
+
+    group: Group
+    founder: str
+
+
+@dataclass(slots=True, kw_only=True)
+class GroupDropped(Event):
+    """`group` is no longer registered: it goes when its last member leaves."""
+
+    group: Group
+
+
+@dataclass(slots=True, kw_only=True)
+class AccessChanged(Event):
+    """An account's level in a registered group: "op", "voice", or None (removed)."""
+
+    group: Group
+    account: str
+    level: str | None

@@ -124,6 +124,10 @@ class Group:
     transient: bool = False
     settings: GroupSettings = field(default_factory=GroupSettings)
     invited: set[str] = field(default_factory=set)  # folded user names
+    # A registered group has a founder account; it lasts when empty, and its
+    # access list gives accounts their status ("op", "voice") on join.
+    founder: str | None = None  # folded account name
+    access: dict[str, str] = field(default_factory=dict)  # folded account -> level
 
     @property
     def topic(self) -> str:

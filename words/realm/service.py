@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterable
 
 from words.casemap import get_casefold
 from words.masks import match_mask
+from words.realm.accounts import MemoryAccountStore
 from words.realm.errors import (
+    AlreadyRegistered,
     BadKey,
     Banned,
     CannotSpeak,
@@ -32,9 +34,12 @@ from words.realm.errors import (
     NotInGroup,
 )
 from words.realm.events import (
+    AccessChanged,
     AwayChanged,
     Event,
     GroupCreated,
+    GroupDropped,
+    GroupRegistered,
     GroupRemoved,
     Invited,
     Joined,
@@ -100,6 +105,7 @@ class WordsRealm:
         create_group_on_request: bool = False,
         create_user_on_request: bool = True,
         op_first_joiner: bool = True,
+        accounts: Any = None,
     ) -> None:
         self.name = name
         self.casemapping = casemapping
@@ -107,6 +113,8 @@ class WordsRealm:
         self.create_group_on_request = create_group_on_request
         self.create_user_on_request = create_user_on_request
         self.op_first_joiner = op_first_joiner
+        # The account store: MemoryAccountStore here, the SQL store in SQLWordsRealm.
+        self.accounts = accounts if accounts is not None else MemoryAccountStore(self.casefold)
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self._subscribers: list[Subscriber] = []
@@ -130,6 +138,9 @@ class WordsRealm:
             AwayChanged: self._apply_away_changed,
             UserFlagsChanged: self._apply_user_flags_changed,
             Wallops: self._apply_wallops,
+            GroupRegistered: self._apply_group_registered,
+            GroupDropped: self._apply_group_dropped,
+            AccessChanged: self._apply_access_changed,
         }
 
     # -- the one place -------------------------------------------------------
@@ -309,6 +320,21 @@ class WordsRealm:
         if user not in group.members:
             raise NotInGroup(group.name)
         group.members[user] = status
+
+    def register_group(self, group: Group, founder: str) -> None:
+        """Make `group` belong to the account `founder` (AlreadyRegistered if it has one)."""
+        if group.founder is not None:
+            raise AlreadyRegistered(group.name)
+        self.apply(GroupRegistered(group=group, founder=self.casefold(founder)))
+
+    def drop_group(self, group: Group) -> None:
+        if group.founder is not None:
+            self.apply(GroupDropped(group=group))
+
+    def set_access(self, group: Group, account: str, level: str | None) -> None:
+        if level not in (None, "op", "voice"):
+            raise ValueError(f"unknown access level {level!r}")
+        self.apply(AccessChanged(group=group, account=self.casefold(account), level=level))
 
     def kick(self, group: Group, user: User, by: User | None, reason: str = "") -> None:
         if user not in group.members:
@@ -498,6 +524,27 @@ class WordsRealm:
             u.mind for u in self.users.values() if u.mind is not None and "wallops" in u.flags
         ]
 
+    def _apply_group_registered(self, event: GroupRegistered) -> tuple[ChatClient, ...]:
+        event.group.founder = event.founder
+        event.group.transient = False
+        return ()
+
+    def _apply_group_dropped(self, event: GroupDropped) -> tuple[ChatClient, ...]:
+        group = event.group
+        group.founder = None
+        group.access.clear()
+        group.transient = True
+        if not group.members:
+            self._follow_ups.append(GroupRemoved(group=group))
+        return ()
+
+    def _apply_access_changed(self, event: AccessChanged) -> tuple[ChatClient, ...]:
+        if event.level is None:
+            event.group.access.pop(event.account, None)
+        else:
+            event.group.access[event.account] = event.level
+        return ()
+
     @staticmethod
     def _minds_sharing_groups(user: User, *, include_self: bool) -> list[ChatClient]:
         """Each mind that shares a group with `user`, once (QUIT and NICK go out once)."""
@@ -520,8 +567,13 @@ class WordsRealm:
 
     def _apply_joined(self, event: Joined) -> Iterable[ChatClient]:
         group, user = event.group, event.user
-        first = not group.members
-        group.members[user] = "o" if first and self.op_first_joiner else ""
+        if group.founder is not None:
+            account = self.casefold(user.account) if user.account else None
+            level = "op" if account == group.founder else group.access.get(account or "")
+            group.members[user] = {"op": "o", "voice": "v"}.get(level or "", "")
+        else:
+            first = not group.members
+            group.members[user] = "o" if first and self.op_first_joiner else ""
         user.groups[group.folded] = group
         group.invited.discard(user.folded)
         return [m.mind for m in group.members if m.mind is not None]

@@ -26,9 +26,10 @@ from words.realm import (
 )
 
 
-@pytest.fixture
-def realm() -> InMemoryWordsRealm:
-    return InMemoryWordsRealm("example.com", create_group_on_request=True)
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def realm(request, make_realm):
+    """The same suite runs on the in-memory realm and on the SQL realm (SQLite, PostgreSQL)."""
+    return await make_realm(request.param)
 
 
 def online(realm, name):

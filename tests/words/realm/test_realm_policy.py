@@ -10,9 +10,9 @@ from words.realm.errors import BadKey, Banned, CannotSpeak, GroupFull, InviteOnl
 from words.realm.events import Kicked, SettingsChanged
 
 
-@pytest.fixture
-def realm() -> InMemoryWordsRealm:
-    return InMemoryWordsRealm("example.com", create_group_on_request=True)
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def realm(request, make_realm):
+    return await make_realm(request.param)
 
 
 def online(realm, name, host="127.0.0.1"):

@@ -1,0 +1,11 @@
+"""What must last: accounts and registered channels, in SQL through SQLAlchemy."""
+
+from words.store.accounts import Account, AccountStore, DuplicateAccount
+from words.store.channels import ChannelRecord, ChannelStore
+from words.store.database import Database, StoreError
+from words.store.migrations import SCHEMA_VERSION, SchemaError, check_schema, upgrade
+
+__all__ = [
+    "SCHEMA_VERSION", "Account", "AccountStore", "ChannelRecord", "ChannelStore", "Database",
+    "DuplicateAccount", "SchemaError", "StoreError", "check_schema", "upgrade",
+]

@@ -1,0 +1,73 @@
+"""The tables. Changes to them go through migrations.py, never by editing a released step."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, nullable=False),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("folded", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("last_seen", Float),
+    # SCRAM-SHA-256 verifier (RFC 5802/7677), only when SCRAM is enabled.
+    Column("scram", Text),
+)
+
+account_certs = Table(
+    "account_certs", metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),  # SHA-256, lower-case hex
+)
+
+channels = Table(
+    "channels", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("folded", String(64), nullable=False, unique=True),
+    Column("founder", String(64), nullable=False),  # folded account name
+    Column("created", Float, nullable=False),
+    Column("topic", Text, nullable=False, default=""),
+    Column("topic_author", String(200), nullable=False, default=""),
+    Column("topic_time", Float, nullable=False, default=0.0),
+    # Flags, key and limit as JSON: {"moderated": true, "key": "x", "limit": 10}.
+    Column("settings", Text, nullable=False, default="{}"),
+)
+
+channel_masks = Table(
+    "channel_masks", metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # ban, exception, invex
+    Column("mask", String(300), nullable=False),
+    Column("folded", String(300), nullable=False),
+    Column("set_by", String(300), nullable=False),
+    Column("set_at", Float, nullable=False),
+    UniqueConstraint("channel_id", "kind", "folded"),
+)
+
+channel_access = Table(
+    "channel_access", metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("account", String(64), nullable=False),  # folded account name
+    Column("level", String(16), nullable=False),  # op, voice
+    UniqueConstraint("channel_id", "account"),
+)
