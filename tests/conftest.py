@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import AsyncIterator, Callable
 
 import pytest
-from support import REPO, RawClient, wait_for_port
+from support import REPO, RawClient, fresh_postgres_database, wait_for_port
 
 from words.app import build_server
 from words.config import Config, Limits, Listen
@@ -138,15 +138,3 @@ async def make_realm(request, tmp_path):
     yield make
     for realm in opened:
         await realm.close()
-
-
-def fresh_postgres_database(server_url: str) -> str:
-    """A new, empty database on the session's PostgreSQL server."""
-    import uuid
-
-    import psycopg
-
-    name = "words_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name

@@ -264,3 +264,15 @@ def start_postgres() -> PostgresServer:
                 raise RuntimeError("PostgreSQL did not accept connections within 30 s")
             time.sleep(0.05)  # polling with a deadline
     return PostgresServer(proc, url, workdir)
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """A new, empty database on the session's PostgreSQL server."""
+    import uuid
+
+    import psycopg
+
+    name = "words_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name
