@@ -87,6 +87,7 @@ class Config:
     realm_name: str = ""  # defaults to server_name
     casemapping: str = "rfc1459"
     create_groups_on_request: bool = True
+    database: str | None = None  # SQLAlchemy URL; None: the in-memory realm
     auth: tuple[str, ...] = ("anonymous",)
     hashing: dict[str, int] = field(default_factory=dict)
     limits: Limits = Limits()
@@ -182,7 +183,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         values["listen"] = tuple(listens)
 
     realm = reader.mapping(top.get("realm", {}), "realm")
-    reader.known(realm, "realm", {"name", "casemapping", "create_groups_on_request"})
+    reader.known(realm, "realm", {"name", "casemapping", "create_groups_on_request", "database"})
     if "name" in realm:
         values["realm_name"] = reader.text(realm["name"], "realm.name")
     if "casemapping" in realm:
@@ -190,6 +191,8 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         if mapping not in CASEMAPPINGS:
             raise ConfigError(source, "realm.casemapping", f"{mapping!r} is not one of {', '.join(CASEMAPPINGS)}")
         values["casemapping"] = mapping
+    if "database" in realm:
+        values["database"] = _database_url(reader, realm["database"], base_dir)
     if "create_groups_on_request" in realm:
         values["create_groups_on_request"] = reader.boolean(
             realm["create_groups_on_request"], "realm.create_groups_on_request"
@@ -266,6 +269,22 @@ def _opers(reader: _Reader, value: Any) -> tuple[Oper, ...]:
             override=reader.boolean(item.get("override", False), f"{key}.override"),
         ))
     return tuple(opers)
+
+
+def _database_url(reader: _Reader, value: Any, base_dir: Path) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from words.store.database import resolve_url
+
+    url = reader.text(value, "realm.database")
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise reader.fail("realm.database", f"not a database URL: {url!r} (try sqlite:///words.db)") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise reader.fail("realm.database", f"{backend} is not supported (sqlite or postgresql)")
+    return resolve_url(url, base_dir)  # a relative SQLite file is relative to the config
 
 
 def _auth_specs(reader: _Reader, value: Any, base_dir: Path) -> list[str]:

@@ -144,3 +144,14 @@ limits: {{per_ip_exempt: ["10.1.1.1"], flood_rate: 0.5}}
     assert config.admin == ("Here", "", "admin@example.org")
     assert config.allow_die and not config.allow_restart
     assert config.limits.per_ip_exempt == ("10.1.1.1",) and config.limits.flood_rate == 0.5
+
+
+def test_database_url_is_checked_and_sqlite_files_are_relative_to_the_config(tmp_path):
+    config = load_config(write(tmp_path, "realm: {database: 'sqlite:///words.db'}\n"))
+    assert config.database == f"sqlite:///{tmp_path / 'words.db'}"
+    assert error_for(tmp_path, "realm: {database: 'nonsense'}").startswith(
+        "realm.database: not a database URL: 'nonsense'"
+    )
+    assert error_for(tmp_path, "realm: {database: 'mysql://x/y'}").startswith(
+        "realm.database: mysql is not supported"
+    )
