@@ -55,16 +55,21 @@ def checkers_from_config(config: Config) -> tuple[list[CredentialsChecker], Cred
 
 
 async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGINT or SIGTERM, then say goodbye to every client."""
+    """Run until SIGINT, SIGTERM, DIE or RESTART, then say goodbye to every client.
+
+    After a RESTART, `server.restart_requested` is true: the caller starts over
+    (`words serve` re-executes its own command line).
+    """
     await server.start()
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, server.request_shutdown, "Server shutting down")
     if ready is not None:
         ready.set()
     try:
-        await stop.wait()
+        await server.shutdown_requested.wait()
     finally:
-        log.info("shutting down")
-        await server.stop("Server shutting down")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        log.info("shutting down: %s", server.shutdown_reason)
+        await server.stop(server.shutdown_reason)

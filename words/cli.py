@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -117,7 +118,18 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(run())
     except OSError as exc:  # typically the address is already in use
         return _fail(f"cannot listen: {exc.strerror or exc}")
+    if server.restart_requested:
+        _restart()
     return 0
+
+
+def _restart() -> None:
+    """RESTART: run the same command line again in this process (same PID, new server)."""
+    log.warning("restarting: %s", " ".join(sys.orig_argv))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def _print_summary(config: Config, server) -> None:

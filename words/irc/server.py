@@ -73,6 +73,12 @@ class IRCServer:
         self.max_user_count = 0
         self.flag_counts: Counter[str] = Counter()
         self.whowas: deque[WhowasEntry] = deque(maxlen=config.limits.whowas_length)
+        # STATS m: how often each command was dispatched (counted in IRCConnection.dispatch).
+        self.command_counts: Counter[str] = Counter()
+        # DIE and RESTART ask whoever runs the server (words.app.serve) to stop it.
+        self.shutdown_requested = asyncio.Event()
+        self.shutdown_reason = "Server shutting down"
+        self.restart_requested = False
         self._unsubscribe = realm.subscribe(self._on_event)
 
     # -- lifecycle ------------------------------------------------------------------
@@ -105,6 +111,16 @@ class IRCServer:
             task.cancel()
         self._servers.clear()
         self._unsubscribe()
+
+    def request_shutdown(self, reason: str, *, restart: bool = False) -> None:
+        """Ask the runner to stop the server (and, for RESTART, to start it again).
+
+        The runner (`words.app.serve`) waits on `shutdown_requested`, calls
+        `stop(shutdown_reason)` and, if `restart_requested`, re-executes itself.
+        """
+        self.shutdown_reason = reason
+        self.restart_requested = restart
+        self.shutdown_requested.set()
 
     def _on_event(self, event: Event) -> None:
         kind = type(event)
@@ -146,6 +162,17 @@ class IRCServer:
         if not any(match_mask(self.realm.casefold(h), mask) for h in oper.hosts):
             return None
         return oper
+
+    def oper_host_allowed(self, conn: IRCConnection, name: str) -> bool:
+        """Does an oper block called `name` accept this client's user@host?"""
+        if conn.user is None:
+            return False
+        mask = self.realm.casefold(f"{conn.user.username}@{conn.user.host}")
+        return any(
+            match_mask(self.realm.casefold(h), mask)
+            for o in self.config.opers if o.name == name
+            for h in o.hosts
+        )
 
     def rehash(self) -> str | None:
         """Reload the config file; returns an error (keeping the old config) or None.
