@@ -251,7 +251,8 @@ class Bot(IRCClient):
         self.ignored: list[str] = []  # hostmasks whose messages are dropped
         self.plugins: dict[str, Plugin] = {}
         self._storage = storage if isinstance(storage, Storage) else Storage(storage or ":memory:")
-        self.interval_tasks: set[asyncio.Task] = set()  # never end; the others do
+        self.interval_tasks: set[asyncio.Task] = set()  # never end
+        self.handler_tasks: set[asyncio.Task] = set()  # one handler call each
 
     def join_on_connect(self, channel: str) -> None:
         name = channel if channel[:1] in "&#!+" else "#" + channel
@@ -356,7 +357,9 @@ class Bot(IRCClient):
             log.exception("error in %s.%s", handler.plugin, name)
             return
         if inspect.isawaitable(result):
-            self._plugin_task(plugin, result, name)
+            task = self._plugin_task(plugin, result, name)
+            self.handler_tasks.add(task)
+            task.add_done_callback(self.handler_tasks.discard)
 
     async def _run_interval(self, handler: Handler) -> None:
         while True:

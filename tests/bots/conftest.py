@@ -213,7 +213,8 @@ class BotHarness:
         """What the bot sent `user` (or the channel) until now."""
         user = user or self.user
         while True:
-            busy = [t for t in self.bot.tasks if t not in self.bot.interval_tasks]
+            # Handler calls (not the plugins' long-lived tasks, like a pending reminder).
+            busy = list(self.bot.handler_tasks)
             if not busy:
                 break
             await asyncio.wait(busy, timeout=10)
