@@ -84,6 +84,7 @@ def _channel_mode(conn: IRCConnection, msg: Message) -> None:
     limits = server.config.limits
     changes: list[tuple[str, bool, Any]] = []
     with_params = 0
+    adding = {letter: 0 for letter in LIST_MODES}  # entries this command adds, per list
     denied = False
     for req in requests:
         letter, param = req.letter, req.param
@@ -110,9 +111,10 @@ def _channel_mode(conn: IRCConnection, msg: Message) -> None:
                 changes.append((STATUS_MODES[letter], req.add, target))
         elif letter in LIST_MODES:
             mask = normalize_mask(param)
-            if req.add and len(_entries(group, letter)) >= limits.max_list_entries:
+            if req.add and len(_entries(group, letter)) + adding[letter] >= limits.max_list_entries:
                 conn.numeric(N.ERR_BANLISTFULL, group.name, mask, "Channel list is full")
             else:
+                adding[letter] += req.add
                 changes.append((LIST_MODES[letter], req.add, mask))
         elif letter in KEY_MODES:
             if req.add and (not param or len(param) > _MAX_KEY or any(c in param for c in " ,:")):
