@@ -251,6 +251,7 @@ class IRCConnection(asyncio.Protocol):
         if len(msg.params) < entry.min_params:
             self.numeric(N.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
             return
+        self.server.command_counts[name] += 1  # STATS m
         try:
             entry.handler(self, msg)
         except Exception:
