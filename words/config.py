@@ -96,6 +96,8 @@ class Config:
     admin: tuple[str, str, str] = ("", "", "")  # ADMIN: location, details, e-mail
     allow_die: bool = False
     allow_restart: bool = False
+    scram: bool = False  # offer SASL SCRAM-SHA-256 (stores a SCRAM verifier per account)
+    tls_enabled: bool = False  # some listener speaks TLS (EXTERNAL needs client certificates)
 
     @property
     def realm(self) -> str:

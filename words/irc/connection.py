@@ -36,6 +36,7 @@ from words.realm.events import (
 
 if TYPE_CHECKING:
     from words.config import Oper
+    from words.irc.handlers.sasl import SaslSession
     from words.irc.codec import Message
     from words.irc.server import IRCServer
 
@@ -72,6 +73,7 @@ class IRCConnection(asyncio.Protocol):
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_counted_ip", "_discarding",
+        "caps", "cap_version", "sasl",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -101,6 +103,9 @@ class IRCConnection(asyncio.Protocol):
         # client that sends JOIN right after USER is served as if it waited.
         self._held: list[bytes] = []
         self.oper: Oper | None = None  # set by a successful OPER
+        self.caps: set[str] = set()  # IRCv3 capabilities this client enabled
+        self.cap_version = 301
+        self.sasl: SaslSession | None = None  # an AUTHENTICATE exchange under way
         # Input pacing: a token bucket; lines without a token wait in _lagged.
         self._tokens = float(server.config.limits.flood_burst)
         self._token_time = now

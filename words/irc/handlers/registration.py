@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from words.irc import caps
 from words.irc import numerics as N
 from words.irc.commands import command
 from words.realm import DuplicateUser
@@ -79,27 +80,7 @@ def handle_user(conn: IRCConnection, msg: Message) -> None:
 
 @command("CAP", min_params=1, needs_registration=False)
 def handle_cap(conn: IRCConnection, msg: Message) -> None:
-    # No capabilities yet, but the handshake is answered so that CAP-aware
-    # clients (all modern ones) do not wait for a reply that never comes.
-    sub = msg.params[0].upper()
-    nick = conn.nick or "*"
-    if sub == "LS":
-        if conn.user is None:
-            conn.cap_negotiating = True
-        conn.send("CAP", nick, "LS", "", source=conn.server.name)
-    elif sub == "LIST":
-        conn.send("CAP", nick, "LIST", "", source=conn.server.name)
-    elif sub == "REQ":
-        if conn.user is None:
-            conn.cap_negotiating = True
-        requested = msg.params[1] if len(msg.params) > 1 else ""
-        conn.send("CAP", nick, "NAK", requested, source=conn.server.name)
-    elif sub == "END":
-        if conn.cap_negotiating:
-            conn.cap_negotiating = False
-            conn.try_register()
-    else:
-        conn.numeric(N.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
+    caps.handle_cap(conn, msg.params[0].upper(), msg.params[1:])
 
 
 @command("PING", min_params=1, needs_registration=False)

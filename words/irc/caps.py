@@ -1,0 +1,99 @@
+"""IRCv3 capability negotiation: what the server offers, and CAP LS/LIST/REQ/END.
+
+A capability is offered only when it fully works. Today: cap-notify and
+sasl (its value lists the mechanisms this server can complete).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from words.cred import UsernamePassword
+
+if TYPE_CHECKING:
+    from words.irc.connection import IRCConnection
+    from words.irc.server import IRCServer
+
+# CAP LS replies are split so that each line stays well under 512 bytes.
+_LS_CHUNK = 400
+
+
+def sasl_mechanisms(server: IRCServer, conn: IRCConnection | None = None) -> list[str]:
+    """The SASL mechanisms this server can complete (for `conn`, if given)."""
+    from words.cred.sasl import CertificateFingerprint, VerifiedAccount
+
+    interfaces = server.portal.list_credentials_interfaces()
+    mechanisms = []
+    if UsernamePassword in interfaces:
+        mechanisms.append("PLAIN")
+    if CertificateFingerprint in interfaces and server.config.tls_enabled:
+        mechanisms.append("EXTERNAL")
+    if VerifiedAccount in interfaces and server.config.scram:
+        mechanisms.append("SCRAM-SHA-256")
+    return mechanisms
+
+
+def offered(server: IRCServer) -> dict[str, str | None]:
+    caps: dict[str, str | None] = {"cap-notify": None}
+    mechanisms = sasl_mechanisms(server)
+    if mechanisms:
+        caps["sasl"] = ",".join(mechanisms)
+    return caps
+
+
+def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
+    server = conn.server
+    nick = conn.nick or "*"
+    caps = offered(server)
+    if sub == "LS":
+        if conn.user is None:
+            conn.cap_negotiating = True
+        version = int(args[0]) if args and args[0].isdigit() else 301
+        conn.cap_version = max(conn.cap_version, version)
+        if conn.cap_version >= 302:
+            conn.caps.add("cap-notify")  # implied by CAP LS 302
+        items = [
+            f"{name}={value}" if value and conn.cap_version >= 302 else name
+            for name, value in caps.items()
+        ]
+        _send_chunked(conn, nick, "LS", items)
+    elif sub == "LIST":
+        _send_chunked(conn, nick, "LIST", sorted(conn.caps))
+    elif sub == "REQ":
+        if conn.user is None:
+            conn.cap_negotiating = True
+        requested = args[0] if args else ""
+        wanted = requested.split()
+        # All or nothing (IRCv3): one unknown capability refuses the whole request.
+        if not wanted or any(name.lstrip("-") not in caps for name in wanted):
+            conn.send("CAP", nick, "NAK", requested, source=server.name)
+            return
+        for name in wanted:
+            if name.startswith("-"):
+                conn.caps.discard(name[1:])
+            else:
+                conn.caps.add(name)
+        conn.send("CAP", nick, "ACK", requested, source=server.name)
+    elif sub == "END":
+        if conn.cap_negotiating:
+            conn.cap_negotiating = False
+            conn.try_register()
+    else:
+        from words.irc import numerics as N
+
+        conn.numeric(N.ERR_INVALIDCAPCMD, sub, "Invalid CAP command")
+
+
+def _send_chunked(conn: IRCConnection, nick: str, sub: str, items: list[str]) -> None:
+    lines: list[list[str]] = [[]]
+    size = 0
+    for item in items:
+        if lines[-1] and size + len(item) + 1 > _LS_CHUNK:
+            lines.append([])
+            size = 0
+        lines[-1].append(item)
+        size += len(item) + 1
+    for i, chunk in enumerate(lines):
+        more = i < len(lines) - 1 and conn.cap_version >= 302
+        params = [nick, sub, "*", " ".join(chunk)] if more else [nick, sub, " ".join(chunk)]
+        conn.send("CAP", *params, source=conn.server.name)
