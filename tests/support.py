@@ -276,3 +276,17 @@ def fresh_postgres_database(server_url: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def join(client: RawClient, *channels: str) -> None:
+    """JOIN each channel in turn, waiting for its end of NAMES."""
+    for channel in channels:
+        await client.send(f"JOIN {channel}")
+        await client.expect("366", client.nick, channel)
+
+
+async def reply_to(client: RawClient, line: str) -> list[str]:
+    """Everything the server answers to `line`, as lines (read up to a PONG)."""
+    await client.until_pong()
+    await client.send(line)
+    return [m.to_line() for m in await client.until_pong()]

@@ -9,22 +9,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import RawClient
+from support import RawClient, join, reply_to
 
 ALICE = "alice!~user@127.0.0.1"
 
 
-async def join(client: RawClient, *channels: str) -> None:
-    for channel in channels:
-        await client.send(f"JOIN {channel}")
-        await client.expect("366", client.nick, channel)
-
-
-async def reply_to(client: RawClient, line: str) -> list[str]:
-    """Everything the server answers to `line` (read up to a PONG)."""
-    await client.until_pong()
-    await client.send(line)
-    return [m.to_line() for m in await client.until_pong()]
 
 
 @pytest.fixture

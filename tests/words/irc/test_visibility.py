@@ -3,20 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import RawClient
-
-
-async def join(client: RawClient, *channels: str) -> None:
-    for channel in channels:
-        await client.send(f"JOIN {channel}")
-        await client.expect("366", client.nick, channel)
-
-
-async def reply_to(client: RawClient, line: str) -> list[str]:
-    """Everything the server answers to `line` (read up to a PONG)."""
-    await client.until_pong()
-    await client.send(line)
-    return [m.to_line() for m in await client.until_pong()]
+from support import RawClient, join, reply_to
 
 
 async def mode(client: RawClient, target: str, change: str) -> None:
@@ -28,31 +15,33 @@ LIST_START = ":irc.test 321 bob Channel :Users  Name"
 LIST_END = ":irc.test 323 bob :End of /LIST"
 
 
+async def hide(connect, letter: str = "s", *others: str) -> RawClient:
+    """alice, op of #hidden set +`letter` (and on the `others`); returns alice."""
+    alice = await connect("alice")
+    await join(alice, "#hidden", *others)
+    await mode(alice, "#hidden", f"+{letter}")
+    return alice
+
+
 # -- +s and +p channels ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("letter", ["s", "p"])
 async def test_hidden_channel_is_not_in_list_for_outsiders(connect, letter):
-    alice = await connect("alice")
-    await join(alice, "#hidden", "#open")
-    await mode(alice, "#hidden", f"+{letter}")
+    await hide(connect, letter, "#open")
     bob = await connect("bob")
     assert await reply_to(bob, "LIST") == [LIST_START, ":irc.test 322 bob #open 1 :", LIST_END]
 
 
 @pytest.mark.parametrize("letter", ["s", "p"])
 async def test_hidden_channel_is_not_in_list_even_by_name(connect, letter):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", f"+{letter}")
+    await hide(connect, letter)
     bob = await connect("bob")
     assert await reply_to(bob, "LIST #hidden") == [LIST_START, LIST_END]
 
 
 async def test_secret_channel_is_in_list_for_its_members(connect):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", "+s")
+    alice = await hide(connect, "s")
     assert await reply_to(alice, "LIST") == [
         ":irc.test 321 alice Channel :Users  Name",
         ":irc.test 322 alice #hidden 1 :",
@@ -61,9 +50,7 @@ async def test_secret_channel_is_in_list_for_its_members(connect):
 
 
 async def test_channel_is_listed_again_after_minus_s(connect):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", "+s")
+    alice = await hide(connect, "s")
     await mode(alice, "#hidden", "-s")
     bob = await connect("bob")
     assert await reply_to(bob, "LIST") == [LIST_START, ":irc.test 322 bob #hidden 1 :", LIST_END]
@@ -71,9 +58,7 @@ async def test_channel_is_listed_again_after_minus_s(connect):
 
 @pytest.mark.parametrize("letter", ["s", "p"])
 async def test_names_of_a_hidden_channel_for_an_outsider_is_only_366(connect, letter):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", f"+{letter}")
+    await hide(connect, letter)
     bob = await connect("bob")
     assert await reply_to(bob, "NAMES #hidden") == [
         ":irc.test 366 bob #hidden :End of /NAMES list",
@@ -81,9 +66,7 @@ async def test_names_of_a_hidden_channel_for_an_outsider_is_only_366(connect, le
 
 
 async def test_names_of_a_secret_channel_for_a_member(connect):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", "+s")
+    alice = await hide(connect, "s")
     assert await reply_to(alice, "NAMES #hidden") == [
         ":irc.test 353 alice = #hidden @alice",
         ":irc.test 366 alice #hidden :End of /NAMES list",
@@ -92,17 +75,13 @@ async def test_names_of_a_secret_channel_for_a_member(connect):
 
 @pytest.mark.parametrize("letter", ["s", "p"])
 async def test_who_of_a_hidden_channel_for_an_outsider_is_only_315(connect, letter):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", f"+{letter}")
+    await hide(connect, letter)
     bob = await connect("bob")
     assert await reply_to(bob, "WHO #hidden") == [":irc.test 315 bob #hidden :End of WHO list"]
 
 
 async def test_who_of_a_secret_channel_for_a_member(connect):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", "+s")
+    alice = await hide(connect, "s")
     assert await reply_to(alice, "WHO #hidden") == [
         ":irc.test 352 alice #hidden ~user 127.0.0.1 irc.test alice H@ :0 Real alice",
         ":irc.test 315 alice #hidden :End of WHO list",
@@ -111,18 +90,14 @@ async def test_who_of_a_secret_channel_for_a_member(connect):
 
 @pytest.mark.parametrize("letter", ["s", "p"])
 async def test_whois_hides_a_hidden_channel_from_outsiders(connect, letter):
-    alice = await connect("alice")
-    await join(alice, "#hidden", "#open")
-    await mode(alice, "#hidden", f"+{letter}")
+    await hide(connect, letter, "#open")
     bob = await connect("bob")
     replies = await reply_to(bob, "WHOIS alice")
     assert replies[1] == ":irc.test 319 bob alice @#open"
 
 
 async def test_whois_without_a_visible_channel_has_no_319(connect):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", "+s")
+    await hide(connect, "s")
     bob = await connect("bob")
     replies = await reply_to(bob, "WHOIS alice")
     assert [r.split()[1] for r in replies] == ["311", "312", "317", "318"]
@@ -139,14 +114,22 @@ async def test_whois_shows_a_secret_channel_to_a_fellow_member(connect):
 
 
 async def test_who_of_a_nick_does_not_name_a_secret_channel(connect):
-    alice = await connect("alice")
-    await join(alice, "#hidden")
-    await mode(alice, "#hidden", "+s")
+    await hide(connect, "s")
     bob = await connect("bob")
     assert await reply_to(bob, "WHO alice") == [
         ":irc.test 352 bob * ~user 127.0.0.1 irc.test alice H :0 Real alice",
         ":irc.test 315 bob alice :End of WHO list",
     ]
+
+
+@pytest.fixture
+async def invisible_member(connect) -> RawClient:
+    """alice, op of #a, where carol (+i) is a member too; returns alice."""
+    alice, carol = await connect("alice"), await connect("carol")
+    await join(alice, "#a")
+    await join(carol, "#a")
+    await mode(carol, "carol", "+i")
+    return alice
 
 
 # -- +i users --------------------------------------------------------------------------
@@ -180,12 +163,7 @@ async def test_who_mask_shows_oneself_when_invisible(connect):
     ]
 
 
-async def test_who_of_a_channel_hides_invisible_members_from_outsiders(connect):
-    alice = await connect("alice")
-    carol = await connect("carol")
-    await join(alice, "#a")
-    await join(carol, "#a")
-    await mode(carol, "carol", "+i")
+async def test_who_of_a_channel_hides_invisible_members_from_outsiders(invisible_member, connect):
     bob = await connect("bob")
     assert await reply_to(bob, "WHO #a") == [
         ":irc.test 352 bob #a ~user 127.0.0.1 irc.test alice H@ :0 Real alice",
@@ -193,12 +171,9 @@ async def test_who_of_a_channel_hides_invisible_members_from_outsiders(connect):
     ]
 
 
-async def test_names_of_a_channel_hides_invisible_members_from_outsiders(connect):
-    alice = await connect("alice")
-    carol = await connect("carol")
-    await join(alice, "#a")
-    await join(carol, "#a")
-    await mode(carol, "carol", "+i")
+async def test_names_of_a_channel_hides_invisible_members_from_outsiders(
+    invisible_member, connect
+):
     bob = await connect("bob")
     assert await reply_to(bob, "NAMES #a") == [
         ":irc.test 353 bob = #a @alice",
@@ -206,13 +181,8 @@ async def test_names_of_a_channel_hides_invisible_members_from_outsiders(connect
     ]
 
 
-async def test_names_of_a_channel_shows_invisible_members_to_members(connect):
-    alice = await connect("alice")
-    carol = await connect("carol")
-    await join(alice, "#a")
-    await join(carol, "#a")
-    await mode(carol, "carol", "+i")
-    assert await reply_to(alice, "NAMES #a") == [
+async def test_names_of_a_channel_shows_invisible_members_to_members(invisible_member):
+    assert await reply_to(invisible_member, "NAMES #a") == [
         ":irc.test 353 alice = #a :@alice carol",
         ":irc.test 366 alice #a :End of /NAMES list",
     ]
