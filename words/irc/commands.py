@@ -50,6 +50,7 @@ def load_handlers() -> dict[str, Command]:
         operators,
         queries,
         registration,
+        sasl,
         server_info,
         users,
     )

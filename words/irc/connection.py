@@ -10,6 +10,7 @@ once per loop iteration.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import time
@@ -502,6 +503,16 @@ class IRCConnection(asyncio.Protocol):
         if "v" in status:
             return "+"
         return ""
+
+    def certificate_fingerprint(self) -> str | None:
+        """SHA-256 (lower-case hex) of the client's TLS certificate, if it sent one."""
+        if self.transport is None:
+            return None
+        ssl_object = self.transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        der = ssl_object.getpeercert(binary_form=True)
+        return hashlib.sha256(der).hexdigest() if der else None
 
     def is_chanop(self, group: Group) -> bool:
         """May this client change `group`: a channel operator, or an oper allowed to override."""
