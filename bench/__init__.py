@@ -1,0 +1,1 @@
+"""Benchmarks for words against other IRC servers: `python -m bench.run --help`."""
