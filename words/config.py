@@ -29,9 +29,19 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class TLSFiles:
+    """A TLS listener's certificate chain and key, and (for SASL EXTERNAL) the CA of client certs."""
+
+    cert: str
+    key: str
+    client_ca: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Listen:
     host: str
     port: int
+    tls: TLSFiles | None = None
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
@@ -97,7 +107,11 @@ class Config:
     allow_die: bool = False
     allow_restart: bool = False
     scram: bool = False  # offer SASL SCRAM-SHA-256 (stores a SCRAM verifier per account)
-    tls_enabled: bool = False  # some listener speaks TLS (EXTERNAL needs client certificates)
+
+    @property
+    def tls_enabled(self) -> bool:
+        """Some listener asks for client certificates, so SASL EXTERNAL can work."""
+        return any(listen.tls is not None and listen.tls.client_ca for listen in self.listen)
 
     @property
     def realm(self) -> str:
@@ -146,7 +160,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     reader.known(
         top, "",
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "opers", "admin",
-         "allow_die", "allow_restart"},
+         "allow_die", "allow_restart", "scram"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -178,10 +192,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
             raise ConfigError(source, "listen", "must be a non-empty list of HOST:PORT strings")
         listens = []
         for i, item in enumerate(items):
-            try:
-                listens.append(parse_listen(item))
-            except ValueError as exc:
-                raise ConfigError(source, f"listen[{i}]", str(exc)) from None
+            listens.append(_listen(reader, item, f"listen[{i}]", base_dir))
         values["listen"] = tuple(listens)
 
     realm = reader.mapping(top.get("realm", {}), "realm")
@@ -232,7 +243,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         values["admin"] = tuple(
             reader.text(admin.get(k, ""), f"admin.{k}", empty_ok=True) for k in ("location", "details", "email")
         )
-    for key in ("allow_die", "allow_restart"):
+    for key in ("allow_die", "allow_restart", "scram"):
         if key in top:
             values[key] = reader.boolean(top[key], key)
 
@@ -242,6 +253,35 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
             raise ConfigError(source, "log_level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
         values["log_level"] = level
     return Config(**values)
+
+
+def _listen(reader: _Reader, item: Any, key: str, base_dir: Path) -> Listen:
+    """`HOST:PORT`, or {address: HOST:PORT, tls: {cert, key, client_ca}}."""
+    tls = None
+    if isinstance(item, dict):
+        reader.known(item, key, {"address", "tls"})
+        if "address" not in item:
+            raise reader.fail(f"{key}.address", "is required")
+        if "tls" in item:
+            files = reader.mapping(item["tls"], f"{key}.tls")
+            reader.known(files, f"{key}.tls", {"cert", "key", "client_ca"})
+            paths = {}
+            for name in ("cert", "key", "client_ca"):
+                if name not in files:
+                    if name == "client_ca":
+                        continue
+                    raise reader.fail(f"{key}.tls.{name}", "is required")
+                path = base_dir / reader.text(files[name], f"{key}.tls.{name}")
+                if not path.is_file():
+                    raise reader.fail(f"{key}.tls.{name}", f"no such file: {path}")
+                paths[name] = str(path)
+            tls = TLSFiles(**paths)
+        item = item["address"]
+    try:
+        listen = parse_listen(item)
+    except ValueError as exc:
+        raise reader.fail(key, str(exc)) from None
+    return Listen(listen.host, listen.port, tls)
 
 
 def _opers(reader: _Reader, value: Any) -> tuple[Oper, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, replace
@@ -15,12 +16,13 @@ from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
 from words.irc.commands import load_handlers
 from words.irc.connection import IRCConnection, user_prefix
+from words.irc.tls import server_context
 from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
 from words.masks import match_mask
 from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
 
 if TYPE_CHECKING:
-    from words.config import Config, Oper
+    from words.config import Config, Listen, Oper
     from words.cred import CredentialsChecker, Portal
     from words.realm import User, WordsRealm
 
@@ -66,6 +68,7 @@ class IRCServer:
         self._tasks: set[asyncio.Task] = set()
         self.bound: list[tuple[str, int]] = []
         self.isupport = self._isupport_lines()
+        self._ssl_contexts = [self._tls(i, listen) for i, listen in enumerate(config.listen)]
         self.per_ip: Counter[str] = Counter()
         # Counted from the realm's events, so LUSERS costs nothing per client.
         self.user_count = 0
@@ -86,9 +89,10 @@ class IRCServer:
     async def start(self) -> list[tuple[str, int]]:
         """Listen on every configured address; returns the bound (host, port) pairs."""
         loop = asyncio.get_running_loop()
-        for listen in self.config.listen:
+        for listen, ssl_context in zip(self.config.listen, self._ssl_contexts):
             server = await loop.create_server(
-                lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True
+                lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,
+                ssl=ssl_context,
             )
             self._servers.append(server)
             for sock in server.sockets:
@@ -121,6 +125,14 @@ class IRCServer:
         self.shutdown_reason = reason
         self.restart_requested = restart
         self.shutdown_requested.set()
+
+    def _tls(self, index: int, listen: Listen) -> ssl.SSLContext | None:
+        if listen.tls is None:
+            return None
+        try:
+            return server_context(listen.tls)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(self.config.source, f"listen[{index}].tls", f"cannot load: {exc}") from None
 
     def _on_event(self, event: Event) -> None:
         kind = type(event)
