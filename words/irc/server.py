@@ -198,7 +198,7 @@ class IRCServer:
             return "the server was started without a config file"
         try:
             config = load_config(self.config.source)
-            checkers, oper_checker = checkers_from_config(config)
+            checkers, oper_checker = checkers_from_config(config, self.realm)
         except ConfigError as exc:
             log.error("REHASH refused: %s", exc)
             return str(exc)
@@ -207,8 +207,20 @@ class IRCServer:
         self.oper_checker = oper_checker
         self.isupport = self._isupport_lines()
         self.whowas = deque(self.whowas, maxlen=config.limits.whowas_length)
+        self._refresh_opers()
         log.info("configuration reloaded from %s", config.source)
         return None
+
+    def _refresh_opers(self) -> None:
+        """After a REHASH, opers follow their block as it now is; a removed block de-opers."""
+        blocks = {oper.name: oper for oper in self.config.opers}
+        for conn in list(self.connections):
+            if conn.oper is None:
+                continue
+            conn.oper = blocks.get(conn.oper.name)
+            if conn.oper is None and conn.user is not None:
+                conn.notice("*** Your operator block was removed from the configuration")
+                self.realm.set_user_flags(conn.user, [("operator", False)])
 
     def track(self, task: asyncio.Task) -> None:
         """Keep a reference to a background task until it ends."""

@@ -321,6 +321,25 @@ async def test_rehash_with_a_broken_file_keeps_the_old_config(rehash_server):
         await alice.close()
 
 
+async def test_rehash_that_removes_an_oper_block_deopers_its_users(rehash_server):
+    alice = await RawClient.connect(rehash_server.port)
+    try:
+        await alice.register("alice")
+        await oper_up(alice)
+        write_config(rehash_server.config_path, "after", opers=False)
+        await alice.send("REHASH")
+        notice = await alice.expect("NOTICE")
+        assert notice.params == ["alice", "*** Your operator block was removed from the configuration"]
+        mode = await alice.expect("MODE")
+        assert mode.params == ["alice", "-o"]
+        await alice.expect("382")
+        await alice.send("REHASH")
+        reply = await alice.expect("481")
+        assert reply.params == ["alice", "Permission Denied- You're not an IRC operator"]
+    finally:
+        await alice.close()
+
+
 async def test_rehash_without_a_config_file_says_so(connect):
     alice = await connect("alice")
     await oper_up(alice)
