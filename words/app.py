@@ -9,31 +9,44 @@ import signal
 from words.config import Config, ConfigError
 from words.cred import (
     DEFAULT_HASHER,
+    AccountChecker,
     CredentialsChecker,
     InMemoryUsernamePasswordDatabase,
     PasswordHasher,
     Portal,
     make_checker,
 )
+from words.cred.sasl import CertificateChecker, VerifiedAccountChecker
 from words.irc.server import IRCServer
-from words.realm import InMemoryWordsRealm
+from words.realm import InMemoryWordsRealm, WordsRealm
 
 log = logging.getLogger("words")
 
 
 def build_server(config: Config) -> IRCServer:
     """Everything `words serve` runs, not yet listening; ConfigError for bad auth or hashing."""
-    realm = InMemoryWordsRealm(
-        config.realm,
-        casemapping=config.casemapping,
-        create_group_on_request=config.create_groups_on_request,
-    )
-    checkers, oper_checker = checkers_from_config(config)
+    options = {
+        "casemapping": config.casemapping,
+        "create_group_on_request": config.create_groups_on_request,
+    }
+    if config.database:
+        from words.realm.sql import SQLWordsRealm
+
+        realm: WordsRealm = SQLWordsRealm(config.realm, config.database, **options)
+    else:
+        realm = InMemoryWordsRealm(config.realm, **options)
+    checkers, oper_checker = checkers_from_config(config, realm)
     return IRCServer(config, realm, Portal(realm, checkers), oper_checker)
 
 
-def checkers_from_config(config: Config) -> tuple[list[CredentialsChecker], CredentialsChecker | None]:
-    """The login checkers of `config.auth`, and a checker for its opers (None without opers)."""
+def checkers_from_config(
+    config: Config, realm: WordsRealm
+) -> tuple[list[CredentialsChecker], CredentialsChecker | None]:
+    """The login checkers, and a checker for the opers (None without opers).
+
+    The chain is `config.auth` in order, then the realm's own accounts (PASS
+    and SASL PLAIN), their certificates (SASL EXTERNAL) and SCRAM's proofs.
+    """
     try:
         hasher = PasswordHasher.from_config(config.hashing) if config.hashing else DEFAULT_HASHER
     except ValueError as exc:
@@ -44,6 +57,11 @@ def checkers_from_config(config: Config) -> tuple[list[CredentialsChecker], Cred
             checkers.append(make_checker(spec, hasher=hasher))
         except ValueError as exc:
             raise ConfigError(config.source, f"auth[{i}]", str(exc)) from None
+    checkers += [
+        AccountChecker(realm.accounts, hasher=hasher),
+        CertificateChecker(realm.accounts, realm.casefold),
+        VerifiedAccountChecker(),
+    ]
     oper_checker = None
     if config.opers:
         # Hashes only (the config refuses plaintext): the same checker and
@@ -60,6 +78,9 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
     After a RESTART, `server.restart_requested` is true: the caller starts over
     (`words serve` re-executes its own command line).
     """
+    opened = getattr(server.realm, "open", None)
+    if opened is not None:
+        await opened()  # the SQL realm: schema check, registered channels
     await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,3 +94,6 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
             loop.remove_signal_handler(sig)
         log.info("shutting down: %s", server.shutdown_reason)
         await server.stop(server.shutdown_reason)
+        closed = getattr(server.realm, "close", None)
+        if closed is not None:
+            await closed()
