@@ -283,7 +283,7 @@ class IRCServer:
             f"NICKLEN={limits.nicklen}",
             "PREFIX=(ov)@+",
             "STATUSMSG=@+",
-            f"TARGMAX=JOIN:,PART:,PRIVMSG:{targets},NOTICE:{targets},WHOIS:1,NAMES:1,LIST:,KICK:1",
+            f"TARGMAX=JOIN:,PART:,PRIVMSG:{targets},NOTICE:{targets},WHOIS:1,NAMES:1,LIST:,KICK:",
             f"TOPICLEN={limits.topiclen}",
         ]
         return [tokens[i : i + _TOKENS_PER_LINE] for i in range(0, len(tokens), _TOKENS_PER_LINE)]

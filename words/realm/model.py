@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,7 +43,7 @@ class ChatClient(Protocol):
     def wallops(self, event: Wallops) -> None: ...
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, weakref_slot=True)
 class User:
     """A user of the chat service, online while `mind` is set."""
 
@@ -123,7 +124,9 @@ class Group:
     # Groups made on request vanish when the last member leaves.
     transient: bool = False
     settings: GroupSettings = field(default_factory=GroupSettings)
-    invited: set[str] = field(default_factory=set)  # folded user names
+    # Invitations follow the user (a rename keeps them) and vanish with it
+    # (weak references: a user who quits leaves nothing behind).
+    invited: weakref.WeakSet[User] = field(default_factory=weakref.WeakSet)
     # A registered group has a founder account; it lasts when empty, and its
     # access list gives accounts their status ("op", "voice") on join.
     founder: str | None = None  # folded account name

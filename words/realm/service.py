@@ -315,12 +315,6 @@ class WordsRealm:
             group, {"topic": topic, "topic_author": author, "topic_time": time.time()}, by
         )
 
-    def set_status(self, group: Group, user: User, status: str) -> None:
-        """Replace a member's status letters ("o", "v", "ov", "")."""
-        if user not in group.members:
-            raise NotInGroup(group.name)
-        group.members[user] = status
-
     def register_group(self, group: Group, founder: str) -> None:
         """Make `group` belong to the account `founder` (AlreadyRegistered if it has one)."""
         if group.founder is not None:
@@ -423,7 +417,7 @@ class WordsRealm:
         settings = group.settings
         if self.is_banned(user, group):
             raise Banned(group.name)
-        invited = user.folded in group.invited
+        invited = user in group.invited
         if settings.invite_only and not invited:
             mask = self.casefold(user.mask)
             if not any(match_mask(m, mask) for m in settings.invex):
@@ -503,7 +497,7 @@ class WordsRealm:
         return minds
 
     def _apply_invited(self, event: Invited) -> Iterable[ChatClient]:
-        event.group.invited.add(event.user.folded)
+        event.group.invited.add(event.user)
         return (event.user.mind,) if event.user.mind is not None else ()
 
     def _apply_away_changed(self, event: AwayChanged) -> tuple[ChatClient, ...]:
@@ -575,7 +569,7 @@ class WordsRealm:
             first = not group.members
             group.members[user] = "o" if first and self.op_first_joiner else ""
         user.groups[group.folded] = group
-        group.invited.discard(user.folded)
+        group.invited.discard(user)
         return [m.mind for m in group.members if m.mind is not None]
 
     def _apply_left(self, event: Left) -> Iterable[ChatClient]:

@@ -93,10 +93,22 @@ def test_invite_only_admits_the_invited_and_invex(realm, room):
     assert bob_mind.kinds() == ["user_invited"]
     realm.check_join(bob, group)
     realm.join(bob, group)
-    assert "bob" not in group.invited  # an invitation is used once
+    assert bob not in group.invited  # an invitation is used once
     carol, _ = online(realm, "carol")
     realm.change_settings(group, [("invex", True, "carol!*@*")])
     realm.check_join(carol, group)
+
+
+def test_an_invitation_does_not_pass_to_the_next_user_of_the_nick(realm, room):
+    group, alice, _ = room
+    realm.change_settings(group, [("invite_only", True, None)])
+    bob, _ = online(realm, "bob")
+    realm.invite(group, bob, alice)
+    realm.sign_off(bob, "gone")
+    del bob
+    impostor, _ = online(realm, "bob")
+    with pytest.raises(InviteOnly):
+        realm.check_join(impostor, group)
 
 
 def test_key_and_limit(realm, room):
