@@ -267,14 +267,17 @@ class Bot(IRCClient):
 
     # -- plugin lifecycle ----------------------------------------------------------------
 
-    async def load_plugin(self, name: str) -> Plugin:
-        """Import (or re-import) a plugin module and register its handlers."""
+    async def load_plugin(self, name: str, *, fresh: bool = False) -> Plugin:
+        """Import a plugin module (re-read from disk if `fresh`) and register its handlers."""
         modname = _resolve(name)
         short = modname.rsplit(".", 1)[-1] if modname.startswith("bots.plugins.") else modname
         if short in self.plugins:
             raise ValueError(f"plugin {short!r} is already loaded")
         module = sys.modules.get(modname)
-        module = importlib.reload(module) if module else importlib.import_module(modname)
+        if module is not None and fresh:
+            module = importlib.reload(module)
+        elif module is None:
+            module = importlib.import_module(modname)
         plugin = Plugin(short, module)
         for value in list(vars(module).values()):
             for spec in getattr(value, _SPECS, []) if callable(value) else []:
@@ -318,7 +321,7 @@ class Bot(IRCClient):
 
     async def reload_plugin(self, name: str) -> Plugin:
         await self.unload_plugin(name)
-        return await self.load_plugin(self._module_name(name))
+        return await self.load_plugin(self._module_name(name), fresh=True)
 
     def _module_name(self, name: str) -> str:
         return _resolve(name)
