@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
         help="read the password from the first line of stdin (default when stdin is not a terminal)",
     )
     hashpw.set_defaults(run=_hashpw, help_auth=False)
+
+    from words.admin import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
