@@ -33,7 +33,7 @@ class LibraryClient:
                     return event
         try:
             return await asyncio.wait_for(wait(), TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"the irc library saw no {kind} event") from None
 
 
