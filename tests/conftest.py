@@ -39,6 +39,8 @@ async def start_server() -> AsyncIterator[Callable[..., "asyncio.Future[IRCServe
 
     async def start(**overrides) -> IRCServer:
         server = build_server(make_config(**overrides))
+        if hasattr(server.realm, "open"):
+            await server.realm.open()  # the SQL realm (config `database=...`)
         await server.start()
         server.port = server.bound[0][1]
         servers.append(server)
@@ -47,6 +49,8 @@ async def start_server() -> AsyncIterator[Callable[..., "asyncio.Future[IRCServe
     yield start
     for server in servers:
         await server.stop()
+        if hasattr(server.realm, "close"):
+            await server.realm.close()
 
 
 @pytest.fixture
