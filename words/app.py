@@ -12,6 +12,7 @@ from words.cred import (
     AccountChecker,
     CredentialsChecker,
     InMemoryUsernamePasswordDatabase,
+    LoginThrottle,
     PasswordHasher,
     Portal,
     make_checker,
@@ -36,7 +37,13 @@ def build_server(config: Config) -> IRCServer:
     else:
         realm = InMemoryWordsRealm(config.realm, **options)
     checkers, oper_checker = checkers_from_config(config, realm)
-    return IRCServer(config, realm, Portal(realm, checkers), oper_checker)
+    limits = config.limits
+    throttle = LoginThrottle(
+        account_failures=limits.login_failures_per_account,
+        address_failures=limits.login_failures_per_address,
+        window=limits.login_failure_window,
+    )
+    return IRCServer(config, realm, Portal(realm, checkers, throttle=throttle), oper_checker)
 
 
 def checkers_from_config(

@@ -74,6 +74,11 @@ class Limits:
     max_modes: int = 4  # MODES: parameter modes per MODE command
     max_list_entries: int = 100  # MAXLIST for each of b, e, I
     whowas_length: int = 100  # nick changes and quits remembered for WHOWAS
+    # Login throttling: failed logins per account name and per address within
+    # login_failure_window seconds, before further logins are refused at once.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_failure_window: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,14 @@ from words.cred.checkers import (
 from words.cred.credentials import Anonymous, UsernamePassword
 from words.cred.errors import (
     LoginFailed,
+    LoginThrottled,
     UnauthorizedLogin,
     UnhandledCredentials,
     UnknownUser,
 )
 from words.cred.hashing import DEFAULT_HASHER, PasswordHasher
 from words.cred.portal import LOGIN_REFUSED, Portal, Realm
+from words.cred.throttle import LoginThrottle
 from words.cred.strcred import AUTH_KINDS, AuthSpecError, help_auth, make_checker
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "FilePasswordDB",
     "InMemoryUsernamePasswordDatabase",
     "LoginFailed",
+    "LoginThrottle",
+    "LoginThrottled",
     "PasswordHasher",
     "Portal",
     "Realm",

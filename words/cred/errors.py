@@ -17,3 +17,11 @@ class UnknownUser(UnauthorizedLogin):
 
 class UnhandledCredentials(LoginFailed):
     """No checker accepts this type of credentials."""
+
+
+class LoginThrottled(LoginFailed):
+    """Too many failed logins for this account name or from this address: try later.
+
+    Raised before any checking, for names that exist and names that do not
+    alike, so it tells nothing about which accounts exist.
+    """

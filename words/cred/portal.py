@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from words.cred.checkers import CredentialsChecker
-from words.cred.errors import UnauthorizedLogin, UnhandledCredentials, UnknownUser
+from words.cred.errors import LoginThrottled, UnauthorizedLogin, UnhandledCredentials, UnknownUser
+from words.cred.throttle import LoginThrottle
 
 # One message for unknown user and wrong password: no oracle for attackers.
 LOGIN_REFUSED = "unknown user or wrong password"
@@ -21,8 +22,14 @@ class Realm(Protocol):
 
 
 class Portal:
-    def __init__(self, realm: Realm, checkers: Iterable[CredentialsChecker] = ()) -> None:
+    def __init__(
+        self,
+        realm: Realm,
+        checkers: Iterable[CredentialsChecker] = (),
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self.realm = realm
+        self.throttle = throttle
         self._checkers: list[tuple[type, CredentialsChecker]] = []
         for checker in checkers:
             self.register_checker(checker)
@@ -44,15 +51,34 @@ class Portal:
         return list(dict.fromkeys(interface for interface, _ in self._checkers))
 
     async def login(
-        self, credentials: Any, mind: object, *interfaces: type
+        self, credentials: Any, mind: object, *interfaces: type, address: str | None = None
     ) -> tuple[type, object, Callable[[], object]]:
         """Authenticate, then ask the realm for an avatar.
 
         The checkers for the credentials' type are asked in registration
         order; only UnknownUser passes on to the next one. A checker that
         knows the user and refuses is final, so a later checker can never
-        override it.
+        override it. With a throttle, too many failures for the account name
+        or from `address` (the client's address) raise LoginThrottled.
         """
+        throttle = self.throttle
+        name = getattr(credentials, "username", None)
+        key = name.lower() if isinstance(name, str) else None
+        if throttle is not None and throttle.blocked(key, address):
+            raise LoginThrottled("too many failed logins; try again later")
+        try:
+            result = await self._login(credentials, mind, *interfaces)
+        except UnauthorizedLogin:
+            if throttle is not None:
+                throttle.failed(key, address)
+            raise
+        if throttle is not None:
+            throttle.succeeded(key)
+        return result
+
+    async def _login(
+        self, credentials: Any, mind: object, *interfaces: type
+    ) -> tuple[type, object, Callable[[], object]]:
         chain: list[CredentialsChecker] = []
         for interface, checker in self._checkers:
             # By identity: checkers need not be hashable, and one registered

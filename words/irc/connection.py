@@ -339,7 +339,13 @@ class IRCConnection(asyncio.Protocol):
         self.server.track(task)
 
     async def _login(self) -> None:
-        from words.cred import Anonymous, LoginFailed, UnhandledCredentials, UsernamePassword
+        from words.cred import (
+            Anonymous,
+            LoginFailed,
+            LoginThrottled,
+            UnhandledCredentials,
+            UsernamePassword,
+        )
 
         assert self.nick is not None
         if self.password is None:
@@ -351,7 +357,14 @@ class IRCConnection(asyncio.Protocol):
             credentials = UsernamePassword(account, password)
         self.password = None  # no secret stays around longer than needed
         try:
-            _, avatar, logout = await self.server.portal.login(credentials, self, ChatAvatar)
+            _, avatar, logout = await self.server.portal.login(
+                credentials, self, ChatAvatar, address=self.peer_host
+            )
+        except LoginThrottled:
+            self._logging_in = False
+            self.numeric(N.ERR_PASSWDMISMATCH, "Too many failed logins; try again later")
+            self.close("Too many failed logins")
+            return
         except UnhandledCredentials:
             self._logging_in = False
             self.numeric(N.ERR_PASSWDMISMATCH, "Password required")

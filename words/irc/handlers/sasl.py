@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from words.cred import LoginFailed
+from words.cred import LoginFailed, LoginThrottled
 from words.cred.sasl import CertificateFingerprint, VerifiedAccount, parse_plain
 from words.cred.scram import ScramServer, ScramVerifier
 from words.irc import numerics as N
@@ -125,7 +125,12 @@ async def _step(conn: IRCConnection, session: SaslSession, message: bytes) -> No
             fingerprint = conn.certificate_fingerprint()
             requested = message.decode("utf-8", "replace")
             credentials, final = CertificateFingerprint(fingerprint or "", requested), None
-        _, avatar, _ = await server.portal.login(credentials, conn, ChatAvatar)
+        _, avatar, _ = await server.portal.login(credentials, conn, ChatAvatar, address=conn.peer_host)
+    except LoginThrottled:
+        if not conn.closing:
+            conn.numeric(N.ERR_SASLFAIL, "Too many failed logins; try again later")
+            conn.close("Too many failed logins")
+        return
     except LoginFailed:
         if not conn.closing:
             conn.log.info("SASL %s login failed", session.mechanism)
