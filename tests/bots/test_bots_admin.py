@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-async def test_owner_commands(bot_harness, raw_client):
-    h = await bot_harness("admin", "dice", owner_masks=["tester!*@*"])
+async def test_owner_commands(bot_harness, raw_client, irc_server):
+    h = await bot_harness("admin", "dice", owner_masks=["tester!*@*"], server=irc_server)
     assert await h.say("!plugins") == ["tester: loaded: admin, dice"]
     mark = h.bot.mark()
     await h.say("!join #second")
@@ -43,8 +43,8 @@ async def test_ignore_is_persisted(bot_harness, raw_client, tmp_path):
     assert h2.bot.ignored == []
 
 
-async def test_help_from_docstrings(bot_harness):
-    h = await bot_harness("help", "dice", "calc")
+async def test_help_from_docstrings(bot_harness, irc_server):
+    h = await bot_harness("help", "dice", "calc", server=irc_server)
     [reply] = await h.say("!help")
     assert reply.startswith("tester: commands: c, calc, choose, commands, dice, help, pick, roll")
     assert await h.say("!help roll") == [

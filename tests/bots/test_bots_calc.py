@@ -43,8 +43,8 @@ def test_bounded(expr):
     assert time.monotonic() - start < 1  # refused, not attempted
 
 
-async def test_calc_through_the_server(bot_harness):
-    h = await bot_harness("calc")
+async def test_calc_through_the_server(bot_harness, irc_server):
+    h = await bot_harness("calc", server=irc_server)
     assert await h.say("!calc 2**10 / (3 + sqrt(16))") == ["tester: 146.285714286"]
     assert await h.say("!calc 9**9**9") == ["tester: error: exponents are limited to ±1000"]
     assert await h.say("!calc import os") == ["tester: error: that is not arithmetic"]

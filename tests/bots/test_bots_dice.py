@@ -27,8 +27,8 @@ def test_roll_rejects(expr):
         roll_expression(expr)
 
 
-async def test_dice_and_choose_through_the_server(bot_harness):
-    h = await bot_harness("dice", settings={"dice": {"max_dice": 5}})
+async def test_dice_and_choose_through_the_server(bot_harness, irc_server):
+    h = await bot_harness("dice", settings={"dice": {"max_dice": 5}}, server=irc_server)
     [reply] = await h.say("!roll 2d1+3")
     assert reply == "tester: 2d1+3 = 5 (1, 1)"
     [reply] = await h.say("!roll 6d6")

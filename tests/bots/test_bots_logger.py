@@ -6,9 +6,9 @@ import re
 from datetime import datetime, timezone
 
 
-async def test_logs_a_channel_day(bot_harness, raw_client, tmp_path):
+async def test_logs_a_channel_day(bot_harness, raw_client, tmp_path, irc_server):
     logs = tmp_path / "logs"
-    h = await bot_harness("logger", settings={"logger": {"dir": str(logs)}})
+    h = await bot_harness("logger", settings={"logger": {"dir": str(logs)}}, server=irc_server)
     bob = await raw_client(h.server.port, "bob")
     mark = h.bot.mark()
     await bob.send("JOIN #test")

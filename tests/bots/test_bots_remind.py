@@ -16,8 +16,8 @@ def test_parse_duration():
             parse_duration(bad)
 
 
-async def test_reminder_is_delivered(bot_harness):
-    h = await bot_harness("remind")
+async def test_reminder_is_delivered(bot_harness, irc_server):
+    h = await bot_harness("remind", server=irc_server)
     assert await h.say("!remind in 1s stretch your legs") == ["tester: I'll remind you in 1s."]
     msg = await h.user.expect("PRIVMSG", "#test", timeout=10)
     assert msg.params[1] == "tester: reminder: stretch your legs"

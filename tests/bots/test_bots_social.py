@@ -14,8 +14,8 @@ def test_ago():
     assert ago(2 * 86400 + 4 * 3600 + 5) == "2d 4h ago"
 
 
-async def test_seen_lines_joins_parts_nicks_quits(bot_harness, raw_client):
-    h = await bot_harness("seen")
+async def test_seen_lines_joins_parts_nicks_quits(bot_harness, raw_client, irc_server):
+    h = await bot_harness("seen", server=irc_server)
     assert await h.say("!seen nobody") == ["tester: I have not seen nobody."]
     assert await h.say("!seen testbot") == ["tester: I'm right here."]
     bob = await raw_client(h.server.port, "bob")
@@ -48,8 +48,8 @@ async def test_seen_persists(bot_harness, raw_client, tmp_path):
     assert reply.endswith("in #test, saying: I was here")
 
 
-async def test_tell_on_speaking_and_on_joining(bot_harness, raw_client):
-    h = await bot_harness("tell")
+async def test_tell_on_speaking_and_on_joining(bot_harness, raw_client, irc_server):
+    h = await bot_harness("tell", server=irc_server)
     assert await h.say("!tell bob the build is green") == ["tester: I'll pass that on to bob."]
     bob = await raw_client(h.server.port, "bob")
     mark = h.bot.mark()
@@ -73,8 +73,8 @@ async def test_tell_limits(bot_harness):
     assert await h.say("!tell carol") == ["tester: usage: tell nick message"]
 
 
-async def test_karma(bot_harness, raw_client):
-    h = await bot_harness("karma")
+async def test_karma(bot_harness, raw_client, irc_server):
+    h = await bot_harness("karma", server=irc_server)
     for line in ("python++", "Python++ is great", "java--", "python++", "tester++"):
         said = await h.say(line)
         if line == "tester++":
