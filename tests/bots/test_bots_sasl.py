@@ -1,18 +1,22 @@
 """SASL client mechanisms. The SCRAM math is checked against RFC 7677's test vector.
 
-End-to-end SASL (success and failure through a server) waits for the words
-server's SASL (issue 5); ngIRCd has no SASL.
+End to end, PLAIN and SCRAM-SHA-256 log in to the words server (success and
+failure); ngIRCd has no SASL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
+from support import run_words
 
 from bots.sasl import (
     External, Plain, SASLError, ScramSHA256, encode_authenticate, make_mechanism,
 )
+from bots.connector import Backoff, Connector, FatalError
+from bots.testing import RecordingClient
 from words.cred.credentials import UsernamePassword
 
 # RFC 7677, section 3.
@@ -85,3 +89,68 @@ def test_authenticate_chunks():
     assert [len(c) for c in exact] == [400, 1] and exact[-1] == "+"
     long = encode_authenticate(b"x" * 400)
     assert [len(c) for c in long[:-1]] == [400] and len(long[-1]) < 400
+
+
+# -- end to end, against the words server's SASL ---------------------------------------
+
+def sasl_client(mechanism: str, user: str, password: str) -> RecordingClient:
+    return RecordingClient(user, sasl_mechanism=mechanism, burst=20, rate=100,
+                           sasl_credentials=UsernamePassword(user, password))
+
+
+async def test_plain_logs_in(start_server, run_bot):
+    server = await start_server(auth=("memory:saslbot:s3cret",))
+    bot = await run_bot(sasl_client("PLAIN", "saslbot", "s3cret"), server.port)
+    assert bot.account == "saslbot" and "sasl" in bot.caps
+
+
+async def fails_for_good(port: int, client: RecordingClient) -> str:
+    connector = Connector(client, "127.0.0.1", port, backoff=Backoff(initial=0.01))
+    with pytest.raises(FatalError) as info:
+        await asyncio.wait_for(connector.run(), 10)
+    assert client.connections == 1  # no retry loop on a wrong password
+    assert not client.is_signed_on
+    return str(info.value)
+
+
+async def test_plain_wrong_password_is_final(start_server):
+    server = await start_server(auth=("memory:saslbot:s3cret",))
+    reason = await fails_for_good(server.port, sasl_client("PLAIN", "saslbot", "wrong"))
+    assert "SASL" in reason
+
+
+async def test_a_mechanism_the_server_lacks_is_final(start_server):
+    server = await start_server(auth=("memory:saslbot:s3cret",))  # PLAIN only
+    reason = await fails_for_good(server.port, sasl_client("SCRAM-SHA-256", "saslbot", "s3cret"))
+    assert "does not offer SASL SCRAM-SHA-256" in reason
+
+
+async def test_sasl_optional_goes_on_without(start_server, run_bot):
+    server = await start_server()  # anonymous only: no sasl offered
+    client = sasl_client("PLAIN", "loose", "pw")
+    client.sasl_required = False
+    bot = await run_bot(client, server.port)
+    assert bot.is_signed_on and bot.account is None
+
+
+@pytest.fixture
+def scram_account(tmp_path):
+    database = f"sqlite:///{tmp_path / 'words.db'}"
+    config = tmp_path / "words.yaml"
+    config.write_text(f"realm: {{database: '{database}'}}\nscram: true\nhashing: {{ln: 4}}\n")
+    made = run_words("account", "add", "scrambot", "--config", str(config),
+                     "--password-file", "-", input="pencil\n")
+    assert made.returncode == 0, made.stderr
+    return database
+
+
+async def test_scram_sha256_logs_in_and_checks_the_server(start_server, run_bot, scram_account):
+    server = await start_server(database=scram_account, scram=True)
+    bot = await run_bot(sasl_client("SCRAM-SHA-256", "scrambot", "pencil"), server.port)
+    assert bot.account == "scrambot"
+
+
+async def test_scram_wrong_password_is_final(start_server, scram_account):
+    server = await start_server(database=scram_account, scram=True)
+    reason = await fails_for_good(server.port, sasl_client("SCRAM-SHA-256", "scrambot", "eraser"))
+    assert "SASL" in reason
