@@ -45,6 +45,8 @@ log = logging.getLogger("words.irc")
 
 _ids = itertools.count(1)
 
+# Lines held while a login or an OPER is checked, before the client is cut off.
+_MAX_HELD = 64
 # A client may send this much without a newline before we give up on the line.
 _MAX_PARTIAL = 8191 + 512
 
@@ -72,7 +74,7 @@ class IRCConnection(asyncio.Protocol):
         "server", "transport", "conn_id", "peer_host", "peer_port", "log",
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
-        "connected_at", "closing", "_logging_in", "_held", "oper",
+        "connected_at", "closing", "_logging_in", "_held", "_holds", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_counted_ip", "_discarding",
         "caps", "cap_version", "sasl",
     )
@@ -103,6 +105,7 @@ class IRCConnection(asyncio.Protocol):
         # Lines that arrive while the login runs wait here, in order, so a
         # client that sends JOIN right after USER is served as if it waited.
         self._held: list[bytes] = []
+        self._holds = 0  # tasks (OPER, ...) whose answer later lines must wait for
         self.oper: Oper | None = None  # set by a successful OPER
         self.caps: set[str] = set()  # IRCv3 capabilities this client enabled
         self.cap_version = 301
@@ -154,11 +157,8 @@ class IRCConnection(asyncio.Protocol):
         for raw in lines:
             if self.closing:
                 return
-            if self._logging_in:
-                self._held.append(raw)
-                if len(self._held) > 64:  # nobody legitimate sends that much before 001
-                    self.close("Too much input before registration")
-                    return
+            if self._logging_in or self._holds:
+                self._hold(raw)
                 continue
             if self._lagged or not self._take_token():
                 self._lag(raw)
@@ -219,7 +219,39 @@ class IRCConnection(asyncio.Protocol):
                 delay = max(0.0, (1.0 - self._tokens) / self.server.config.limits.flood_rate)
                 self._lag_handle = asyncio.get_running_loop().call_later(delay, self._drain_lagged)
                 return
-            self.line_received(self._lagged.popleft())
+            raw = self._lagged.popleft()
+            if self._logging_in or self._holds:
+                self._hold(raw)
+            else:
+                self.line_received(raw)
+
+    # -- holding input while an answer is worked out off the loop -----------------
+
+    def _hold(self, raw: bytes) -> None:
+        self._held.append(raw)
+        if len(self._held) > _MAX_HELD:  # nobody legitimate sends that much meanwhile
+            self._held.clear()
+            self.close("Too much input while a login was checked")
+
+    def run_holding_input(self, coro) -> None:
+        """Run `coro` as a task; lines that arrive meanwhile are served after it, in order.
+
+        A client that pipelines (OPER then WALLOPS) sees its commands answered
+        as if it had waited for each reply.
+        """
+        self._holds += 1
+        task = asyncio.get_running_loop().create_task(coro)
+        self.server.track(task)
+        task.add_done_callback(self._release_input)
+
+    def _release_input(self, _task: asyncio.Task) -> None:
+        self._holds -= 1
+        self._replay_held()
+
+    def _replay_held(self) -> None:
+        # A replayed line may start another hold: the rest waits for that one.
+        while self._held and not self.closing and not (self._holds or self._logging_in):
+            self.line_received(self._held.pop(0))
 
     # -- input -----------------------------------------------------------------
 
@@ -385,11 +417,7 @@ class IRCConnection(asyncio.Protocol):
             avatar.account = ""  # anonymous: the avatar ID is only the nick asked for
         self.avatar = avatar
         self._sign_on()
-        held, self._held = self._held, []
-        for raw in held:
-            if self.closing:
-                return
-            self.line_received(raw)
+        self._replay_held()
 
     def _sign_on(self) -> None:
         assert self.avatar is not None and self.nick is not None and self.username is not None

@@ -48,6 +48,18 @@ async def test_oper_sets_user_mode_o_and_replies_381(connect):
     assert reply.params == ["alice", "You are now an IRC operator"]
 
 
+async def test_commands_pipelined_after_oper_wait_for_its_answer(connect):
+    alice = await connect("alice")
+    bob = await connect("bob")
+    await bob.send("MODE bob +w")
+    await bob.expect("MODE")
+    alice.writer.write(b"OPER root sesame\r\nWALLOPS :right after OPER\r\n")
+    await alice.expect("381")
+    wallops = await bob.expect("WALLOPS")
+    assert wallops.params == ["right after OPER"]
+    assert not [m for m in alice.received if m.command == "481"]
+
+
 async def test_oper_is_counted_in_lusers(connect):
     alice = await connect("alice")
     await oper_up(alice)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
@@ -27,8 +26,7 @@ def _require_oper(conn: IRCConnection) -> bool:
 def handle_oper(conn: IRCConnection, msg: Message) -> None:
     # The password check runs off the loop (words.cred); the reply comes when it ends.
     name, password = msg.params[0], msg.params[1]
-    task = asyncio.get_running_loop().create_task(_oper(conn, name, password))
-    conn.server.track(task)
+    conn.run_holding_input(_oper(conn, name, password))
 
 
 async def _oper(conn: IRCConnection, name: str, password: str) -> None:
