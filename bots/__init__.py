@@ -21,6 +21,16 @@ from bots.framework import (
 )
 
 __all__ = [
-    "IRCClient", "Bot", "Context", "command", "rule", "event", "interval",
-    "require_account", "require_chanop", "require_owner", "require_admin", "require_private",
+    "Bot",
+    "Context",
+    "IRCClient",
+    "command",
+    "event",
+    "interval",
+    "require_account",
+    "require_admin",
+    "require_chanop",
+    "require_owner",
+    "require_private",
+    "rule",
 ]

@@ -12,11 +12,10 @@ import logging
 import signal
 import sys
 
-from words.cred.credentials import UsernamePassword
-
 from bots.config import BotConfig, ConfigError, load_config
 from bots.connector import ConnectionFailed, Connector, FatalError
 from bots.framework import Bot
+from words.cred.credentials import UsernamePassword
 
 log = logging.getLogger("bots")
 
@@ -78,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 2
     if args.cmd == "check-config":
-        from bots.framework import _resolve
         import importlib
+
+        from bots.framework import _resolve
 
         for i, cfg in enumerate(configs):
             for name in cfg.plugins:

@@ -18,15 +18,21 @@ import logging
 import time
 from collections.abc import Iterable
 
-from words.cred.credentials import UsernamePassword
-from words.irc.codec import Message, ParseError, decode_line, format_line, parse_line, split_source
-
 from bots import sasl as sasl_mod
 from bots.limiter import DEFAULT_BURST, DEFAULT_RATE, SendQueue, TokenBucket
 from bots.split import split_text, text_budget
 from bots.state import Channel, ISupport, User
+from words.cred.credentials import UsernamePassword
+from words.irc.codec import (
+    Message,
+    ParseError,
+    decode_line,
+    format_line,
+    parse_line,
+    split_source,
+)
 
-__all__ = ["IRCClient", "DEFAULT_CAPS", "CHANNEL_PREFIXES"]
+__all__ = ["CHANNEL_PREFIXES", "DEFAULT_CAPS", "IRCClient"]
 
 log = logging.getLogger("bots.client")
 

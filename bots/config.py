@@ -66,7 +66,7 @@ def _bot(source: str, where: str, raw: Any, base: Path) -> BotConfig:
         raise ConfigError(source, where, "must be a mapping")
     unknown = set(raw) - _KEYS
     if unknown:
-        raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
+        raise ConfigError(source, f"{where}.{min(unknown)}", "unknown key")
     nick = raw.get("nick")
     if not isinstance(nick, str) or not nick or " " in nick:
         raise ConfigError(source, f"{where}.nick", "must be a nick without spaces")
@@ -152,5 +152,5 @@ def load_config(path: str | Path) -> list[BotConfig]:
         raise ConfigError(source, "bots", "must be a non-empty list of bots")
     unknown = set(raw) - {"bots"}
     if unknown:
-        raise ConfigError(source, sorted(unknown)[0], "unknown key")
+        raise ConfigError(source, min(unknown), "unknown key")
     return [_bot(source, f"bots[{i}]", b, path.parent) for i, b in enumerate(raw["bots"])]

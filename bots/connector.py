@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from bots.client import IRCClient
 
-__all__ = ["Backoff", "Connector", "ConnectionFailed", "FatalError", "TLSOptions"]
+__all__ = ["Backoff", "ConnectionFailed", "Connector", "FatalError", "TLSOptions"]
 
 log = logging.getLogger("bots.connector")
 
@@ -141,7 +141,7 @@ class Connector:
         """Wait `delay` seconds, or less if stop() is called."""
         try:
             await asyncio.wait_for(self._stop.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def run(self) -> None:

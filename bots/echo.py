@@ -20,10 +20,9 @@ import logging
 import signal
 import sys
 
-from words.irc.codec import split_source
-
 from bots.client import CHANNEL_PREFIXES, IRCClient
 from bots.connector import ConnectionFailed, Connector, FatalError
+from words.irc.codec import split_source
 
 __all__ = ["EchoBot", "main"]
 

@@ -28,17 +28,26 @@ import sys
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
-
-from words.irc.codec import Message, match_mask, split_source
 
 from bots.client import IRCClient
 from bots.storage import PluginStorage, Storage
+from words.irc.codec import Message, match_mask, split_source
 
 __all__ = [
-    "Bot", "Context", "Handler", "command", "rule", "event", "interval",
-    "require_account", "require_chanop", "require_owner", "require_admin", "require_private",
+    "Bot",
+    "Context",
+    "Handler",
+    "command",
+    "event",
+    "interval",
+    "require_account",
+    "require_admin",
+    "require_chanop",
+    "require_owner",
+    "require_private",
+    "rule",
 ]
 
 log = logging.getLogger("bots.framework")
@@ -160,10 +169,10 @@ class Context:
         stamp = self.tags.get("time")
         if stamp:
             try:
-                return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+                return datetime.fromisoformat(stamp)
             except ValueError:
                 pass
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     @property
     def account(self) -> str | None:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["TokenBucket", "SendQueue", "DEFAULT_BURST", "DEFAULT_RATE"]
+__all__ = ["DEFAULT_BURST", "DEFAULT_RATE", "SendQueue", "TokenBucket"]
 
 DEFAULT_BURST = 5
 DEFAULT_RATE = 1.0  # lines per second once the burst is spent

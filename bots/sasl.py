@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from words.cred.credentials import UsernamePassword
 
 __all__ = [
-    "SASLError",
-    "Plain",
-    "External",
-    "ScramSHA256",
-    "make_mechanism",
-    "encode_authenticate",
     "MECHANISMS",
+    "External",
+    "Plain",
+    "SASLError",
+    "ScramSHA256",
+    "encode_authenticate",
+    "make_mechanism",
 ]
 
 # IRCv3 SASL: AUTHENTICATE payloads are sent in chunks of 400 bytes.

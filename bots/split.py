@@ -10,11 +10,11 @@ from __future__ import annotations
 from words.irc.codec import MAX_LINE_BYTES
 
 __all__ = [
-    "DEFAULT_USERLEN",
     "DEFAULT_HOSTLEN",
+    "DEFAULT_USERLEN",
     "relayed_source_length",
-    "text_budget",
     "split_text",
+    "text_budget",
 ]
 
 # When the server has not told us our user@host yet, assume the longest the

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from words.casemap import get_casefold
 
-__all__ = ["ISupport", "Channel", "User"]
+__all__ = ["Channel", "ISupport", "User"]
 
 
 @dataclass

@@ -13,10 +13,19 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, delete, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    select,
+)
 from sqlalchemy.engine import Engine
 
-__all__ = ["Storage", "PluginStorage"]
+__all__ = ["PluginStorage", "Storage"]
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from bots.client import IRCClient
 
-__all__ = ["RecordingMixin", "RecordingClient"]
+__all__ = ["RecordingClient", "RecordingMixin"]
 
 
 class RecordingMixin:
@@ -40,7 +40,7 @@ class RecordingMixin:
                 raise AssertionError(f"no {name} event within {timeout}s; got {names}")
             try:
                 await asyncio.wait_for(flag.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def mark(self) -> int:

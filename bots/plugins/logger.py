@@ -11,7 +11,6 @@ plugin writes what is still queued.
 from __future__ import annotations
 
 import asyncio
-
 from pathlib import Path
 from urllib.parse import quote
 
@@ -117,4 +116,4 @@ def log_line(ctx):
         writer.queue.put_nowait((channel, day, f"[{clock}] {line}"))
 
 
-__all__ = ["setup", "teardown", "log_line"]
+__all__ = ["log_line", "setup", "teardown"]

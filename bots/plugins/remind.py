@@ -22,7 +22,7 @@ def parse_duration(text: str) -> int:
     """"1h30m" -> 5400; ValueError for anything else."""
     if not _DURATION.match(text):
         raise ValueError(f"not a duration: {text!r} (try 10m, 1h30m, 2d)")
-    return sum(int(n) * _UNITS[u.lower()] for n, u in re.findall(r"(\d+)([smhdw])", text, re.I))
+    return sum(int(n) * _UNITS[u.lower()] for n, u in re.findall(r"(\d+)([smhdw])", text, re.IGNORECASE))
 
 
 def _fmt(seconds: int) -> str:

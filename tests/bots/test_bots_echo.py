@@ -25,14 +25,14 @@ async def echo_and_alice(irc_server, run_bot, raw_client, channel="botland"):
 
 
 async def test_echoes_private_messages(irc_server, run_bot, raw_client):
-    bot, alice = await echo_and_alice(irc_server, run_bot, raw_client)
+    _bot, alice = await echo_and_alice(irc_server, run_bot, raw_client)
     await alice.send("PRIVMSG echobot :hello there")
     reply = await alice.expect("PRIVMSG", "alice")
     assert reply.nick == "echobot" and reply.params[1] == "hello there"
 
 
 async def test_answers_its_name_in_the_channel_and_ignores_the_rest(irc_server, run_bot, raw_client):
-    bot, alice = await echo_and_alice(irc_server, run_bot, raw_client)
+    _bot, alice = await echo_and_alice(irc_server, run_bot, raw_client)
     await alice.send("PRIVMSG #botland :just chatting")
     await alice.send("PRIVMSG #botland :echobot: are you there?")
     reply = await alice.expect("PRIVMSG", "#botland")
@@ -40,7 +40,7 @@ async def test_answers_its_name_in_the_channel_and_ignores_the_rest(irc_server, 
 
 
 async def test_imitates_actions(irc_server, run_bot, raw_client):
-    bot, alice = await echo_and_alice(irc_server, run_bot, raw_client)
+    _bot, alice = await echo_and_alice(irc_server, run_bot, raw_client)
     await alice.send("PRIVMSG #botland :\x01ACTION dances\x01")
     reply = await alice.expect("PRIVMSG", "#botland")
     assert reply.nick == "echobot" and reply.params[1] == "\x01ACTION dances\x01"

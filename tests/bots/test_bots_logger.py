@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 async def test_logs_a_channel_day(bot_harness, raw_client, tmp_path, irc_server):
@@ -23,7 +23,7 @@ async def test_logs_a_channel_day(bot_harness, raw_client, tmp_path, irc_server)
     await h.bot.wait_event("user_left", start=mark)
     await h.settle()
     await h.bot.unload_plugin("logger")  # writes what is queued
-    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
     [path] = list(logs.glob(f"*/{day}.log"))
     assert path.parent.name == "#test"
     lines = path.read_text(encoding="utf-8").splitlines()

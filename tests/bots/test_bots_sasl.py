@@ -12,10 +12,15 @@ import base64
 import pytest
 from support import run_words
 
-from bots.sasl import (
-    External, Plain, SASLError, ScramSHA256, encode_authenticate, make_mechanism,
-)
 from bots.connector import Backoff, Connector, FatalError
+from bots.sasl import (
+    External,
+    Plain,
+    SASLError,
+    ScramSHA256,
+    encode_authenticate,
+    make_mechanism,
+)
 from bots.testing import RecordingClient
 from words.cred.credentials import UsernamePassword
 
