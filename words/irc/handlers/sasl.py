@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from words.cred import LoginFailed, LoginThrottled
+from words.cred import LoginFailed, LoginThrottled, UnauthorizedLogin
 from words.cred.sasl import CertificateFingerprint, VerifiedAccount, parse_plain
 from words.cred.scram import ScramServer, ScramVerifier
 from words.irc import numerics as N
@@ -56,7 +56,9 @@ def handle_authenticate(conn: IRCConnection, msg: Message) -> None:
     session = conn.sasl
     if arg == "*":
         if session is not None:
-            conn.sasl = None
+            # A new session: a step still being checked sees it was aborted. The
+            # failures so far still count, or aborting would reset the limit.
+            conn.sasl = SaslSession("", failures=session.failures)
             conn.numeric(N.ERR_SASLABORTED, "SASL authentication aborted")
         else:
             conn.numeric(N.ERR_SASLFAIL, "SASL authentication failed")
@@ -110,44 +112,62 @@ def _chunk(conn: IRCConnection, session: SaslSession, arg: str) -> None:
 
 async def _step(conn: IRCConnection, session: SaslSession, message: bytes) -> None:
     server = conn.server
+    challenge: bytes | None = None
+    avatar = logout = None
     try:
         if session.mechanism == "SCRAM-SHA-256":
-            assert session.scram is not None
-            reply = await session.scram.step(message)
-            if session.scram.account is None:
-                _challenge(conn, reply)
-                return
-            credentials: object = VerifiedAccount(session.scram.account)
-            final = reply
+            scram = session.scram
+            assert scram is not None
+            if scram.account is None:
+                # server-first-message, or server-final-message once the proof checks out.
+                challenge = await scram.step(message)
+            elif message:
+                raise UnauthorizedLogin("SCRAM: the reply to the server-final-message must be empty")
+            else:
+                credentials: object = VerifiedAccount(scram.account)
         elif session.mechanism == "PLAIN":
-            credentials, final = parse_plain(message), None
+            credentials = parse_plain(message)
         else:  # EXTERNAL
             fingerprint = conn.certificate_fingerprint()
             requested = message.decode("utf-8", "replace")
-            credentials, final = CertificateFingerprint(fingerprint or "", requested), None
-        _, avatar, _ = await server.portal.login(credentials, conn, ChatAvatar, address=conn.peer_host)
+            credentials = CertificateFingerprint(fingerprint or "", requested)
+        if challenge is None:
+            _, avatar, logout = await server.portal.login(
+                credentials, conn, ChatAvatar, address=conn.peer_host
+            )
     except LoginThrottled:
         if not conn.closing:
             conn.numeric(N.ERR_SASLFAIL, "Too many failed logins; try again later")
             conn.close("Too many failed logins")
         return
     except LoginFailed:
-        if not conn.closing:
-            conn.log.info("SASL %s login failed", session.mechanism)
-            _fail(conn, N.ERR_SASLFAIL, "SASL authentication failed")
+        if conn.closing:
+            return
+        conn.log.info("SASL %s login failed", session.mechanism)
+        if conn.sasl is not session:  # aborted meanwhile: no 904 after the 906, but it counts
+            _count_failure(conn)
+            return
+        _fail(conn, N.ERR_SASLFAIL, "SASL authentication failed")
         return
     except Exception:
         conn.log.exception("SASL %s could not be checked", session.mechanism)
-        if not conn.closing:
+        if not conn.closing and conn.sasl is session:
             _fail(conn, N.ERR_SASLFAIL, "SASL authentication is unavailable right now, try later",
                   counts=False)
         return
     finally:
         session.busy = False
-    if conn.closing:
+    if conn.closing or conn.sasl is not session:
+        if logout is not None:
+            logout()  # the client aborted while the login was checked: it stays logged out
         return
-    if final is not None:
-        _challenge(conn, final)  # SCRAM's server-final-message, then success
+    if challenge is not None:
+        # For SCRAM's server-final-message too: IRC has no "additional data with
+        # success" (RFC 4422 section 5), so it goes out as a challenge and the
+        # outcome waits for the client's empty response, or its abort.
+        _challenge(conn, challenge)
+        _drain(conn, session)
+        return
     assert isinstance(avatar, ChatAvatar)
     conn.sasl = None
     conn.avatar = avatar
@@ -155,7 +175,6 @@ async def _step(conn: IRCConnection, session: SaslSession, message: bytes) -> No
     conn.numeric(N.RPL_LOGGEDIN, mask, avatar.account, f"You are now logged in as {avatar.account}")
     conn.numeric(N.RPL_SASLSUCCESS, "SASL authentication successful")
     conn.log.info("SASL %s login as %s", session.mechanism, avatar.account)
-    _drain(conn, session)
 
 
 def _challenge(conn: IRCConnection, data: bytes) -> None:
@@ -164,8 +183,6 @@ def _challenge(conn: IRCConnection, data: bytes) -> None:
         conn.send("AUTHENTICATE", encoded[i : i + CHUNK])
     if encoded != "+" and len(encoded) % CHUNK == 0:
         conn.send("AUTHENTICATE", "+")
-    if conn.sasl is not None:
-        _drain(conn, conn.sasl)
 
 
 def _drain(conn: IRCConnection, session: SaslSession) -> None:
@@ -174,6 +191,15 @@ def _drain(conn: IRCConnection, session: SaslSession) -> None:
         if conn.sasl is None or conn.closing:
             return
         _chunk(conn, session, arg)
+
+
+def _count_failure(conn: IRCConnection) -> None:
+    """A failure noticed after the client aborted: counted without a numeric."""
+    session = conn.sasl
+    if session is not None:
+        session.failures += 1
+        if session.failures >= MAX_FAILURES:
+            conn.close("Too many failed SASL attempts")
 
 
 def _fail(conn: IRCConnection, code: str, text: str, *, counts: bool = True) -> None:
