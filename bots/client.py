@@ -16,7 +16,7 @@ import base64
 import inspect
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from bots import sasl as sasl_mod
 from bots.limiter import DEFAULT_BURST, DEFAULT_RATE, SendQueue, TokenBucket
@@ -88,6 +88,9 @@ class IRCClient(asyncio.Protocol):
         self.fatal_error: str | None = None  # set: do not reconnect
         self.quitting = False
         self.connections = 0
+        # Set by the connector for TLS pinning: checked before a single byte
+        # (PASS included) is sent; raising refuses the server for good.
+        self.transport_check: Callable[[asyncio.BaseTransport], None] | None = None
         self.signed_on_event = asyncio.Event()
         self.closed_event = asyncio.Event()
         self.closed_event.set()
@@ -125,6 +128,14 @@ class IRCClient(asyncio.Protocol):
         self.quitting = False
         self.signed_on_event.clear()
         self.closed_event.clear()
+        if self.transport_check is not None:
+            try:
+                self.transport_check(transport)
+            except Exception as e:  # noqa: BLE001 - any refusal is final
+                self.fatal_error = str(e)
+                log.error("%s", e)
+                transport.close()
+                return
         self.register()
 
     def data_received(self, data: bytes) -> None:

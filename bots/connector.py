@@ -83,7 +83,6 @@ class TLSOptions:
         got = hashlib.sha256(der or b"").hexdigest()
         want = self.fingerprint.replace(":", "").lower()
         if not hmac.compare_digest(got, want):
-            transport.close()
             raise FatalError(f"server certificate fingerprint {got} is not the pinned {want}")
 
 
@@ -130,12 +129,11 @@ class Connector:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         ctx = self.tls.context() if self.tls else None
-        transport, _ = await loop.create_connection(
+        self.client.transport_check = self.tls.check_pin if self.tls else None
+        await loop.create_connection(
             lambda: self.client, self.host, self.port, ssl=ctx,
             server_hostname=self.host if ctx else None,
         )
-        if self.tls:
-            self.tls.check_pin(transport)
 
     async def _wait(self, delay: float) -> None:
         """Wait `delay` seconds, or less if stop() is called."""
@@ -158,6 +156,9 @@ class Connector:
         while not self._stop.is_set():
             try:
                 await self._connect()
+            except ssl.SSLCertVerificationError as e:
+                # Not the server we are configured to trust: retrying will not change that.
+                raise FatalError(f"TLS certificate of {self.host}:{self.port} refused: {e}") from e
             except OSError as e:
                 if not ever_connected and not self.retry_initial:
                     raise ConnectionFailed(f"cannot connect to {self.host}:{self.port}: {e}") from e
