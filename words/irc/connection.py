@@ -21,7 +21,9 @@ from words.irc import numerics as N
 from words.irc.codec import ParseError, check_length, decode_line, format_line, parse_line
 from words.realm import ChatAvatar, DuplicateUser, Group, User
 from words.irc.modes import USER_MODE_LETTERS, render_changes
+from words.irc.tags import TAG_CAPS, render_tags
 from words.realm.events import (
+    Event,
     Invited,
     Joined,
     Kicked,
@@ -76,7 +78,7 @@ class IRCConnection(asyncio.Protocol):
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_counted_ip", "_discarding",
-        "caps", "cap_version", "sasl",
+        "caps", "cap_version", "sasl", "render_key",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -109,6 +111,7 @@ class IRCConnection(asyncio.Protocol):
         self.oper: Oper | None = None  # set by a successful OPER
         self.caps: set[str] = set()  # IRCv3 capabilities this client enabled
         self.cap_version = 301
+        self.render_key: tuple = ("irc", None)  # see caps_changed
         self.sasl: SaslSession | None = None  # an AUTHENTICATE exchange under way
         # Input pacing: a token bucket; lines without a token wait in _lagged.
         self._tokens = float(server.config.limits.flood_burst)
@@ -439,100 +442,110 @@ class IRCConnection(asyncio.Protocol):
     # -- the realm's mind (ChatClient) --------------------------------------------
 
     def receive(self, event: Said) -> None:
-        data = event.rendered.get("irc")
-        if data is None:
-            target = event.target
-            text = event.text
-            if event.action:
-                text = f"\x01ACTION {text}\x01" if text else "\x01ACTION\x01"
-            command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
-            name = target.name
-            if event.to_status:
-                name = ("@" if event.to_status == "o" else "+") + name
-            line = format_line(command, name, text, source=user_prefix(event.sender))
-            data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
-        self.write(data)
+        # The hot path of a channel message: one dict lookup per recipient.
+        data = event.rendered.get(self.render_key)
+        if data is not None:
+            self.write(data)
+            return
+        text = event.text
+        if event.action:
+            text = f"\x01ACTION {text}\x01" if text else "\x01ACTION\x01"
+        name = event.target.name
+        if event.to_status:
+            name = ("@" if event.to_status == "o" else "+") + name
+        command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
+        self._emit(event, event.sender, command, name, text)
 
     def user_joined(self, event: Joined) -> None:
-        self._write_event(event, "JOIN", event.group.name, source=event.user)
+        self._emit(event, event.user, "JOIN", event.group.name)
 
     def user_left(self, event: Left) -> None:
-        if event.reason:
-            self._write_event(event, "PART", event.group.name, event.reason, source=event.user)
-        else:
-            self._write_event(event, "PART", event.group.name, source=event.user)
+        params = (event.group.name, event.reason) if event.reason else (event.group.name,)
+        self._emit(event, event.user, "PART", *params)
 
     def user_quit(self, event: Quit) -> None:
-        self._write_event(event, "QUIT", event.reason, source=event.user)
+        self._emit(event, event.user, "QUIT", event.reason)
 
     def user_renamed(self, event: Renamed) -> None:
-        data = event.rendered.get("irc")
-        if data is None:
-            user = event.user
-            source = f"{event.old_name}!{user.username}@{user.host}"
-            data = event.rendered["irc"] = (
-                format_line("NICK", event.new_name, source=source).encode() + b"\r\n"
-            )
-        self.write(data)
+        user = event.user
+        self._emit(event, f"{event.old_name}!{user.username}@{user.host}", "NICK", event.new_name)
 
     def group_meta_update(self, event: MetaChanged) -> None:
         if "topic" in event.changes:
-            source = user_prefix(event.by) if event.by is not None else self.server.name
-            data = event.rendered.get("irc")
-            if data is None:
-                line = format_line("TOPIC", event.group.name, event.changes["topic"], source=source)
-                data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
-            self.write(data)
+            self._emit(event, event.by, "TOPIC", event.group.name, event.changes["topic"])
 
     def group_settings_changed(self, event: SettingsChanged) -> None:
-        data = event.rendered.get("irc")
-        if data is None:
-            source = user_prefix(event.by) if event.by is not None else self.server.name
-            max_params = self.server.config.limits.max_modes
-            data = event.rendered["irc"] = b"".join(
-                format_line("MODE", event.group.name, *params, source=source).encode() + b"\r\n"
-                for params in render_changes(event.changes, max_params)
-            )
-        self.write(data)
+        max_params = self.server.config.limits.max_modes
+        lines = [("MODE", event.group.name, *params)
+                 for params in render_changes(event.changes, max_params)]
+        self._emit_lines(event, event.by, lines)
 
     def user_kicked(self, event: Kicked) -> None:
-        data = event.rendered.get("irc")
-        if data is None:
-            source = user_prefix(event.by) if event.by is not None else self.server.name
-            line = format_line(
-                "KICK", event.group.name, event.user.name, event.reason or event.user.name,
-                source=source,
-            )
-            data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
-        self.write(data)
+        reason = event.reason or event.user.name
+        self._emit(event, event.by, "KICK", event.group.name, event.user.name, reason)
 
     def user_invited(self, event: Invited) -> None:
-        self._write_event(event, "INVITE", event.user.name, event.group.name, source=event.by)
+        self._emit(event, event.by, "INVITE", event.user.name, event.group.name)
 
     def user_flags_changed(self, event: UserFlagsChanged) -> None:
         user = event.user
-        changes = [(USER_MODE_LETTERS[flag], add) for flag, add in event.changes]
         text, sign = "", ""
-        for letter, add in changes:
+        for flag, add in event.changes:
             want = "+" if add else "-"
             if want != sign:
                 text += want
                 sign = want
-            text += letter
-        source = user_prefix(event.by) if event.by is not None and event.by is not user else user.name
-        self.send("MODE", user.name, text, source=source)
+            text += USER_MODE_LETTERS[flag]
+        source = event.by if event.by is not None and event.by is not user else user.name
+        self._emit(event, source, "MODE", user.name, text)
 
     def wallops(self, event: Wallops) -> None:
-        source = user_prefix(event.sender) if event.sender is not None else self.server.name
-        self._write_event(event, "WALLOPS", event.text, source=source)
+        self._emit(event, event.sender, "WALLOPS", event.text)
 
-    def _write_event(self, event, command: str, *params: str, source: User | str) -> None:
-        data = event.rendered.get("irc")
+    # -- rendering: once per event and tag variant, shared by every recipient ------------
+
+    def _emit(self, event: Event, source: User | str | None, command: str, *params: str) -> None:
+        data = event.rendered.get(self.render_key)
         if data is None:
-            prefix = source if isinstance(source, str) else user_prefix(source)
-            line = format_line(command, *params, source=prefix)
-            data = event.rendered["irc"] = line.encode("utf-8", "replace") + b"\r\n"
+            data = self._render(event, source, [(command, *params)])
         self.write(data)
+
+    def _emit_lines(
+        self, event: Event, source: User | str | None, lines: list[tuple[str, ...]]
+    ) -> None:
+        """Write `lines` from `source` (a user, a prefix, or None for the server).
+
+        The bytes are made once per event for each tag variant (which of
+        server-time, message-tags and account-tag a client enabled) and the
+        same bytes go to every recipient with that variant.
+        """
+        data = event.rendered.get(self.render_key)
+        if data is None:
+            data = self._render(event, source, lines)
+        self.write(data)
+
+    def _render(
+        self, event: Event, source: User | str | None, lines: list[tuple[str, ...]]
+    ) -> bytes:
+        key = self.render_key
+        if source is None:
+            prefix = self.server.name
+        elif isinstance(source, str):
+            prefix = source
+        else:
+            prefix = user_prefix(source)
+        tags = render_tags(event, source, key[1]) if key[1] else None
+        data = event.rendered[key] = b"".join(
+            format_line(*line, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
+            for line in lines
+        )
+        return data
+
+    def caps_changed(self) -> None:
+        """Recompute what depends on the enabled capabilities (CAP ACK calls this)."""
+        caps = self.caps
+        variant = tuple(cap in caps for cap in TAG_CAPS)
+        self.render_key = ("irc", variant if any(variant) else None)
 
     # -- helpers for handlers ---------------------------------------------------------
 

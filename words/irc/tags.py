@@ -1,0 +1,43 @@
+"""IRCv3 message tags on what the server relays: server-time, msgid, account, client tags.
+
+Which tags a client gets depends on three capabilities; a connection's
+"variant" is which of them it enabled, and each event is rendered once per
+variant that its recipients have.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from words.realm import User
+    from words.realm.events import Event
+
+# The order of a variant tuple.
+TAG_CAPS = ("server-time", "message-tags", "account-tag")
+
+
+def server_time(stamp: float) -> str:
+    """ISO 8601 in UTC with milliseconds, as server-time wants: 2026-11-22T05:41:02.123Z."""
+    seconds = int(stamp)
+    millis = int((stamp - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ...]) -> dict[str, str]:
+    want_time, want_message_tags, want_account = variant
+    tags: dict[str, str] = {}
+    if want_time:
+        tags["time"] = server_time(event.time)
+    if want_message_tags:
+        client_tags = getattr(event, "tags", None)
+        if client_tags:
+            tags.update(client_tags)
+        msgid = getattr(event, "msgid", None)
+        if msgid:
+            tags["msgid"] = msgid
+    if want_account and source is not None and not isinstance(source, str):
+        if source.account:
+            tags["account"] = source.account
+    return tags
