@@ -20,6 +20,7 @@ from support import RawClient, ensure_system_package, free_port, wait_for_port
 
 from bots.client import IRCClient
 from bots.connector import Backoff, Connector
+from bots.testing import BotHarness, start_harness
 
 
 @dataclass
@@ -182,90 +183,21 @@ async def run_bot() -> AsyncIterator[Callable[..., asyncio.Future[IRCClient]]]:
             t.cancel()
 
 
-class BotHarness:
-    """A Bot with plugins on a words server, and a user ("tester") who talks to it.
-
-    `await harness.say("!roll 2d6")` sends a line as the user in the channel
-    and returns what the bot said in answer (PRIVMSG and NOTICE texts), once
-    the bot has handled the line, its handler tasks are done and its queue is
-    written out: a marker line from the bot ends the collection, so nothing
-    waits on a clock.
-    """
-
-    def __init__(self, bot, user: RawClient, channel: str, server) -> None:
-        self.bot, self.user, self.channel, self.server = bot, user, channel, server
-        self._sync = 0
-
-    async def say(self, text: str, to: str | None = None, user: RawClient | None = None) -> list[str]:
-        target = to or self.channel
-        user = user or self.user
-        mark = self.bot.mark()
-        await user.send(f"PRIVMSG {target} :{text}")
-        await self.bot.wait_event(
-            "line_received",
-            lambda m: m.command == "PRIVMSG" and m.params[-1] == text, start=mark)
-        return await self.settle(user)
-
-    async def pm(self, text: str) -> list[str]:
-        return await self.say(text, to=self.bot.nickname)
-
-    async def settle(self, user: RawClient | None = None) -> list[str]:
-        """What the bot sent `user` (or the channel) until now."""
-        user = user or self.user
-        while True:
-            # Handler calls (not the plugins' long-lived tasks, like a pending reminder).
-            busy = list(self.bot.handler_tasks)
-            if not busy:
-                break
-            await asyncio.wait(busy, timeout=10)
-        await asyncio.wait_for(self.bot.queue.wait_empty(), 10)
-        self._sync += 1
-        marker = f"sync-{self._sync}"
-        self.bot.send("PRIVMSG", user.nick, marker)
-        said: list[str] = []
-        while True:
-            msg = await user.read_message()
-            assert msg is not None, "the server closed the tester's connection"
-            if msg.nick != self.bot.nickname or msg.command not in ("PRIVMSG", "NOTICE"):
-                continue
-            if msg.params[1] == marker:
-                return said
-            said.append(msg.params[1])
-
-
 @pytest.fixture
-async def bot_harness(start_server, run_bot, tmp_path):
-    """`h = await bot_harness("dice", ...Bot options)`: a Bot with these plugins, and a user."""
-    from bots.framework import Bot
-    from bots.testing import RecordingMixin
+async def bot_harness(start_server, tmp_path):
+    """`h = await bot_harness("dice", server=irc_server, ...Bot options)`: see bots.testing.
 
-    class HarnessBot(RecordingMixin, Bot):
-        pass
+    Like bots.pytest_plugin's fixture, but on the suite's own server fixtures.
+    """
+    made: list[BotHarness] = []
 
-    made: list[tuple[HarnessBot, list[RawClient]]] = []
-
-    async def make(*plugins: str, channel: str = "#test", nick: str = "testbot",
-                   server=None, **options) -> BotHarness:
+    async def make(*plugins: str, server=None, **options) -> BotHarness:
         server = server or await start_server()
-        options.setdefault("storage", str(tmp_path / f"{nick}.sqlite"))
-        bot = HarnessBot(nick, burst=50, rate=500, channels=[channel], **options)
-        for plugin in plugins:
-            await bot.load_plugin(plugin)
-        await run_bot(bot, server.port)
-        await bot.wait_event("joined")
-        user = await RawClient.connect(server.port)
-        await user.register("tester")
-        mark = bot.mark()
-        await user.send(f"JOIN {channel}")
-        await user.expect("366")
-        await bot.wait_event("user_joined", lambda nick, chan: nick == "tester", start=mark)
-        made.append((bot, [user]))
-        harness = BotHarness(bot, user, channel, server)
-        harness.greeting = await harness.settle()  # what plugins said on the join
+        options.setdefault("storage", str(tmp_path / f"{options.get('nick', 'testbot')}.sqlite"))
+        harness = await start_harness(*plugins, server=server, **options)
+        made.append(harness)
         return harness
 
     yield make
-    for bot, users in made:
-        for user in users:
-            await user.close()
-        await bot.close()
+    for harness in reversed(made):
+        await harness.close()
