@@ -95,6 +95,7 @@ class ScramServer:
     lookup: VerifierLookup  # username -> (account name, verifier) or None
     secret: bytes  # for the decoy verifier of unknown users
     account: str | None = None
+    username: str = ""  # the name the client asked for, once its first message is read
     _state: int = 0
     _nonce: str = ""
     _gs2: str = ""
@@ -128,6 +129,7 @@ class ScramServer:
             self._nonce = attrs["r"]
         except (KeyError, ValueError):
             raise UnauthorizedLogin("malformed SCRAM client-first-message") from None
+        self.username = username
         found = await self.lookup(username)
         if found is None:
             # A decoy with stable parameters: same answers as for a real account.

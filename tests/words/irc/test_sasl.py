@@ -449,3 +449,51 @@ async def test_scram_is_not_offered_unless_enabled(start_server, open_client):
     await client.send("AUTHENTICATE SCRAM-SHA-256")
     assert (await client.expect("908")).params[1] == "PLAIN"
     await client.expect("904")
+
+
+async def test_scram_failures_count_in_the_login_throttle(start_server, open_client):
+    """SCRAM checks proofs itself, outside the Portal: its failures must still lock the name."""
+    server = await start_server(
+        scram=True, limits={"login_failures_per_account": 2, "per_ip_exempt": []},
+    )
+    await add_account(server, "alice", "correct horse", scram=True)
+    for attempt in range(2):
+        client = await open_client(server, f"try{attempt}")
+        await scram_until_final(client, ScramSHA256(UsernamePassword("alice", "wrong")))
+        await client.expect("904")
+    # Now even the right password is refused, by PLAIN and by SCRAM.
+    client = await open_client(server, "plainly")
+    await start_plain(client)
+    await client.send(f"AUTHENTICATE {plain('alice', 'correct horse')}")
+    assert (await client.expect("904")).params[1] == "Too many failed logins; try again later"
+    assert await client.closed()
+    client = await open_client(server, "scrammy")
+    await client.send("AUTHENTICATE SCRAM-SHA-256")
+    await read_challenge(client)
+    await respond(client, ScramSHA256(UsernamePassword("alice", "correct horse")).respond(b""))
+    assert (await client.expect("904")).params[1] == "Too many failed logins; try again later"
+    assert await client.closed()
+
+
+async def test_a_scram_success_clears_the_accounts_failures(start_server, open_client):
+    server = await start_server(
+        scram=True, limits={"login_failures_per_account": 2, "per_ip_exempt": []},
+    )
+    await add_account(server, "alice", "correct horse", scram=True)
+    client = await open_client(server, "first")
+    await start_plain(client)
+    await client.send(f"AUTHENTICATE {plain('alice', 'wrong')}")
+    await client.expect("904")
+    mechanism = ScramSHA256(UsernamePassword("alice", "correct horse"))
+    await scram_until_final(client, mechanism)
+    mechanism.respond(await read_challenge(client))
+    await respond(client, b"")
+    await client.expect("903")
+    # One more failure would have locked alice had the first not been forgotten.
+    other = await open_client(server, "second")
+    await start_plain(other)
+    await other.send(f"AUTHENTICATE {plain('alice', 'wrong')}")
+    await other.expect("904")
+    await start_plain(other)
+    await other.send(f"AUTHENTICATE {plain('alice', 'correct horse')}")
+    await other.expect("903")

@@ -120,7 +120,7 @@ async def _step(conn: IRCConnection, session: SaslSession, message: bytes) -> No
             assert scram is not None
             if scram.account is None:
                 # server-first-message, or server-final-message once the proof checks out.
-                challenge = await scram.step(message)
+                challenge = await _scram_step(conn, scram, message)
             elif message:
                 raise UnauthorizedLogin("SCRAM: the reply to the server-final-message must be empty")
             else:
@@ -209,6 +209,28 @@ def _fail(conn: IRCConnection, code: str, text: str, *, counts: bool = True) -> 
     conn.numeric(code, text)
     if failures >= MAX_FAILURES:
         conn.close("Too many failed SASL attempts")
+
+
+async def _scram_step(conn: IRCConnection, scram: ScramServer, message: bytes) -> bytes:
+    """One SCRAM step, under the Portal's login throttle.
+
+    SCRAM checks the proof itself, not through the Portal, so its failures
+    and successes are counted here, under the same keys (the name tried, the
+    address): otherwise SCRAM would be a way around the throttle.
+    """
+    throttle = conn.server.portal.throttle
+    try:
+        challenge = await scram.step(message)
+    except UnauthorizedLogin:
+        if throttle is not None:
+            throttle.failed(scram.username.lower() or None, conn.peer_host)
+        raise
+    if throttle is not None:
+        if scram.account is not None:
+            throttle.succeeded(scram.username.lower())
+        elif throttle.blocked(scram.username.lower() or None, conn.peer_host):
+            raise LoginThrottled("too many failed logins; try again later")
+    return challenge
 
 
 def _scram_lookup(conn: IRCConnection):
