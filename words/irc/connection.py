@@ -23,6 +23,7 @@ from words.realm import ChatAvatar, DuplicateUser, Group, User
 from words.irc.modes import USER_MODE_LETTERS, render_changes
 from words.irc.tags import TAG_CAPS, render_tags
 from words.realm.events import (
+    AccountChanged,
     Event,
     Invited,
     Joined,
@@ -431,6 +432,7 @@ class IRCConnection(asyncio.Protocol):
                 username=self.username,
                 host=self.peer_host,
                 realname=self.realname,
+                certificate=self.certificate_fingerprint(),
             )
         except DuplicateUser:
             self.numeric(N.ERR_NICKNAMEINUSE, self.nick, "Nickname is already in use")
@@ -446,6 +448,10 @@ class IRCConnection(asyncio.Protocol):
         data = event.rendered.get(self.render_key)
         if data is not None:
             self.write(data)
+            return
+        if event.kind == "tagmsg":
+            if "message-tags" in self.caps:
+                self._emit(event, event.sender, "TAGMSG", event.target.name)
             return
         text = event.text
         if event.action:
@@ -468,6 +474,8 @@ class IRCConnection(asyncio.Protocol):
 
     def user_renamed(self, event: Renamed) -> None:
         user = event.user
+        if user is self.user:
+            self.nick = event.new_name  # also when renamed by someone else (NickServ)
         self._emit(event, f"{event.old_name}!{user.username}@{user.host}", "NICK", event.new_name)
 
     def group_meta_update(self, event: MetaChanged) -> None:
@@ -501,6 +509,15 @@ class IRCConnection(asyncio.Protocol):
 
     def wallops(self, event: Wallops) -> None:
         self._emit(event, event.sender, "WALLOPS", event.text)
+
+    def account_changed(self, event: AccountChanged) -> None:
+        """This client logged in (900) or out (901): NickServ, REGISTER."""
+        user = event.user
+        if event.account:
+            self.numeric(N.RPL_LOGGEDIN, user_prefix(user), event.account,
+                         f"You are now logged in as {event.account}")
+        else:
+            self.numeric(N.RPL_LOGGEDOUT, user_prefix(user), "You are now logged out")
 
     # -- rendering: once per event and tag variant, shared by every recipient ------------
 

@@ -37,6 +37,8 @@ def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ..
         msgid = getattr(event, "msgid", None)
         if msgid:
             tags["msgid"] = msgid
+        if source is not None and not isinstance(source, str) and "bot" in source.flags:
+            tags["bot"] = ""  # bot mode: messages from +B users say so
     if want_account and source is not None and not isinstance(source, str):
         if source.account:
             tags["account"] = source.account

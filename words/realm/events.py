@@ -11,12 +11,24 @@ channel message once and every recipient's connection reuses the same bytes.
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from words.realm.model import Group, User
+
+
+# Message ids: a random prefix per process, then a counter, so they are
+# unique across restarts and nodes without a lookup, and cheap to make.
+_MSGID_PREFIX = secrets.token_hex(6)
+_msgid_counter = itertools.count(1)
+
+
+def new_msgid() -> str:
+    return f"{_MSGID_PREFIX}{next(_msgid_counter):x}"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -90,8 +102,10 @@ class Left(Event):
 class Said(Event):
     """A message from `sender` to a group or to one user.
 
-    `kind` is "message" or "notice" (a notice must never trigger an automatic
-    reply). `action` marks a /me.
+    `kind` is "message", "notice" (a notice must never trigger an automatic
+    reply) or "tagmsg" (only tags, no text: typing notifications, reactions).
+    `action` marks a /me. `tags` are the client-only tags the sender attached
+    (IRCv3 `+name=value`), relayed to recipients that understand them.
     """
 
     mind_method: ClassVar[str | None] = "receive"
@@ -103,6 +117,8 @@ class Said(Event):
     # Status letters a group member needs to receive it ("o": operators only);
     # empty: every member.
     to_status: str = ""
+    tags: dict[str, str] | None = None
+    msgid: str = field(default_factory=new_msgid)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -197,3 +213,17 @@ class AccessChanged(Event):
     group: Group
     account: str
     level: str | None
+
+
+@dataclass(slots=True, kw_only=True)
+class AccountChanged(Event):
+    """`user` logged in to `account`, or out (None); `old` is the account it had.
+
+    Only the user's own mind is told today (IRC: 900/901); account-notify
+    will also tell the minds sharing a group.
+    """
+
+    mind_method: ClassVar[str | None] = "account_changed"
+    user: User
+    account: str | None
+    old: str | None = None

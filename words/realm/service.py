@@ -35,6 +35,7 @@ from words.realm.errors import (
 )
 from words.realm.events import (
     AccessChanged,
+    AccountChanged,
     AwayChanged,
     Event,
     GroupCreated,
@@ -141,6 +142,7 @@ class WordsRealm:
             GroupRegistered: self._apply_group_registered,
             GroupDropped: self._apply_group_dropped,
             AccessChanged: self._apply_access_changed,
+            AccountChanged: self._apply_account_changed,
         }
 
     # -- the one place -------------------------------------------------------
@@ -245,8 +247,12 @@ class WordsRealm:
         username: str = "",
         host: str = "",
         realname: str = "",
+        certificate: str | None = None,
     ) -> User:
-        """Attach `mind` to the user `name` (made on request); DuplicateUser if online."""
+        """Attach `mind` to the user `name` (made on request); DuplicateUser if online.
+
+        `certificate` is the SHA-256 of a client certificate the front end saw.
+        """
         folded = self.casefold(name)
         user = self.users.get(folded)
         if user is None:
@@ -260,6 +266,7 @@ class WordsRealm:
         user.username = username
         user.host = host
         user.realname = realname
+        user.certificate = certificate.lower() if certificate else None
         user.signed_on = user.last_message = time.time()
         user.flags.clear()  # flags and away belong to a session
         user.away = None
@@ -268,6 +275,12 @@ class WordsRealm:
 
     def sign_off(self, user: User, reason: str) -> None:
         self.apply(Quit(user=user, reason=reason))
+
+    def set_account(self, user: User, account: str | None) -> None:
+        """Log `user` in to `account` (its stored spelling), or out with None."""
+        if account == user.account:
+            return
+        self.apply(AccountChanged(user=user, account=account or None, old=user.account))
 
     def rename(self, user: User, new_name: str) -> None:
         folded = self.casefold(new_name)
@@ -299,9 +312,11 @@ class WordsRealm:
         kind: str = "message",
         action: bool = False,
         to_status: str = "",
+        tags: dict[str, str] | None = None,
     ) -> Said:
         event = Said(
-            sender=sender, target=target, text=text, kind=kind, action=action, to_status=to_status
+            sender=sender, target=target, text=text, kind=kind, action=action,
+            to_status=to_status, tags=tags,
         )
         self.apply(event)
         return event
@@ -538,6 +553,10 @@ class WordsRealm:
         else:
             event.group.access[event.account] = event.level
         return ()
+
+    def _apply_account_changed(self, event: AccountChanged) -> tuple[ChatClient, ...]:
+        event.user.account = event.account
+        return (event.user.mind,) if event.user.mind is not None else ()
 
     @staticmethod
     def _minds_sharing_groups(user: User, *, include_self: bool) -> list[ChatClient]:

@@ -1,4 +1,4 @@
-"""Messages: PRIVMSG and NOTICE, to channels and users."""
+"""Messages: PRIVMSG, NOTICE and TAGMSG, to channels and users."""
 
 from __future__ import annotations
 
@@ -33,11 +33,12 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
         if errors:
             conn.numeric(N.ERR_NORECIPIENT, f"No recipient given ({msg.command.upper()})")
         return
-    if len(msg.params) < 2 or not msg.params[1]:
+    if kind != "tagmsg" and (len(msg.params) < 2 or not msg.params[1]):
         if errors:
             conn.numeric(N.ERR_NOTEXTTOSEND, "No text to send")
         return
-    text = msg.params[1]
+    text = msg.params[1] if kind != "tagmsg" else ""
+    tags = client_tags(conn, msg)
     action_text = ctcp_action(text)
     action = action_text is not None
     if action:
@@ -47,6 +48,7 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
             conn.numeric(N.ERR_TOOMANYTARGETS, msg.params[0], "Too many targets")
         return
     realm = conn.server.realm
+    echo = "echo-message" in conn.caps
     for name in targets:
         # STATUSMSG: "@#chan" reaches the channel's operators, "+#chan" voiced and up.
         to_status = _STATUSMSG.get(name[0], "") if len(name) > 1 and name[1] == "#" else ""
@@ -64,16 +66,36 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
                     if errors:
                         conn.numeric(N.ERR_CANNOTSENDTOCHAN, group.name, _CANNOT_SEND[refused.reason])
                     continue
-            realm.say(user, group, text, kind=kind, action=action, to_status=to_status)
+            event = realm.say(user, group, text, kind=kind, action=action, to_status=to_status,
+                              tags=tags)
+            if echo:
+                conn.receive(event)
         else:
             target = realm.find_user(name)
             if target is None or not target.online:
                 if errors:
                     conn.numeric(N.ERR_NOSUCHNICK, name, "No such nick/channel")
                 continue
-            realm.say(user, target, text, kind=kind, action=action)
+            event = realm.say(user, target, text, kind=kind, action=action, tags=tags)
+            if echo and target is not user:
+                conn.receive(event)
             if errors and target.away is not None:
                 conn.numeric(N.RPL_AWAY, target.name, target.away)
+
+
+def client_tags(conn: IRCConnection, msg: Message) -> dict[str, str] | None:
+    """The client-only tags (`+name`) of `msg` to relay, if the sender may send tags."""
+    if not msg.tags or "message-tags" not in conn.caps:
+        return None
+    tags = {key: value for key, value in msg.tags.items() if key.startswith("+")}
+    return tags or None
+
+
+@command("TAGMSG", min_params=1)
+def handle_tagmsg(conn: IRCConnection, msg: Message) -> None:
+    if "message-tags" not in conn.caps:
+        return  # TAGMSG exists only for clients that negotiated message-tags
+    _deliver(conn, msg, "tagmsg")
 
 
 @command("PRIVMSG")
