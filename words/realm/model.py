@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from words.realm.events import (
+        AccountChanged,
         Invited,
         Joined,
         Kicked,
@@ -41,6 +42,7 @@ class ChatClient(Protocol):
     def user_invited(self, event: Invited) -> None: ...
     def user_flags_changed(self, event: UserFlagsChanged) -> None: ...
     def wallops(self, event: Wallops) -> None: ...
+    def account_changed(self, event: AccountChanged) -> None: ...
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)
@@ -62,6 +64,9 @@ class User:
     away: str | None = None
     # Protocol-neutral user flags: "invisible", "wallops", "bot", "operator".
     flags: set[str] = field(default_factory=set)
+    # SHA-256 (lower-case hex) of the client certificate the front end saw at
+    # sign-on (IRC over TLS), or None: NickServ CERT ADD binds it to an account.
+    certificate: str | None = None
 
     @property
     def mask(self) -> str:
