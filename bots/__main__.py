@@ -79,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check-config":
         import importlib
 
-        from bots.framework import _resolve
+        from bots.framework import resolve_plugin
 
         for i, cfg in enumerate(configs):
             for name in cfg.plugins:
                 try:
-                    importlib.import_module(_resolve(name))
+                    importlib.import_module(resolve_plugin(name))
                 except ImportError as e:
                     print(f"{args.config}: bots[{i}].plugins.{name}: cannot import: {e}",
                           file=sys.stderr)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import importlib.util
 import inspect
 import logging
@@ -222,12 +223,24 @@ class Plugin:
     tasks: set[asyncio.Task] = field(default_factory=set)
 
 
-def _resolve(name: str) -> str:
-    """A short name ("dice") means bots.plugins.dice; a dotted one is used as is."""
+# Installed packages offer plugins under this entry-point group:
+#   [project.entry-points."words.bots.plugins"]
+#   weather = "mypackage.weather"
+ENTRY_POINT_GROUP = "words.bots.plugins"
+
+
+def resolve_plugin(name: str) -> str:
+    """The module of a plugin name.
+
+    "dice" is bots.plugins.dice if that exists, else an entry point of that
+    name, else a top-level module; a dotted name is a module path as is.
+    """
     if "." in name:
         return name
     if importlib.util.find_spec(f"bots.plugins.{name}") is not None:
         return f"bots.plugins.{name}"
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return ep.value.partition(":")[0].strip()
     return name
 
 
@@ -278,8 +291,8 @@ class Bot(IRCClient):
 
     async def load_plugin(self, name: str, *, fresh: bool = False) -> Plugin:
         """Import a plugin module (re-read from disk if `fresh`) and register its handlers."""
-        modname = _resolve(name)
-        short = modname.rsplit(".", 1)[-1] if modname.startswith("bots.plugins.") else modname
+        modname = resolve_plugin(name)
+        short = name if "." not in name else modname
         if short in self.plugins:
             raise ValueError(f"plugin {short!r} is already loaded")
         module = sys.modules.get(modname)
@@ -329,11 +342,18 @@ class Bot(IRCClient):
         log.info("unloaded plugin %s", name)
 
     async def reload_plugin(self, name: str) -> Plugin:
+        """Unload, re-read from disk, load. If the new code fails to load, the old
+        code is loaded back (and the error raised), so a typo never costs the plugin."""
+        if name not in self.plugins:
+            raise KeyError(f"plugin {name!r} is not loaded")
+        module = self.plugins[name].module
         await self.unload_plugin(name)
-        return await self.load_plugin(self._module_name(name), fresh=True)
-
-    def _module_name(self, name: str) -> str:
-        return _resolve(name)
+        try:
+            return await self.load_plugin(name, fresh=True)
+        except Exception:
+            sys.modules[module.__name__] = module
+            await self.load_plugin(name)
+            raise
 
     def plugin_task(self, plugin: str, coro, name: str = "task") -> asyncio.Task:
         """Run a coroutine owned by a plugin: cancelled when the plugin is unloaded."""

@@ -172,3 +172,41 @@ async def test_load_errors(bot_harness, plugin_dir, tmp_path):
         await h.bot.load_plugin(name)
     with pytest.raises(KeyError):
         await h.bot.unload_plugin("nope")
+
+
+async def test_a_reload_that_fails_keeps_the_old_code(bot_harness, plugin_dir, tmp_path):
+    name = plugin_dir("fw_plugin_i")
+    h = await bot_harness(name)
+    (tmp_path / f"{name}.py").write_text("def broken(:\n")  # a typo, saved
+    with pytest.raises(SyntaxError):
+        await h.bot.reload_plugin(name)
+    assert name in h.bot.plugins
+    assert await h.say("!hello") == ["tester: hello you"]
+    assert len([x for x in h.bot.handlers if x.func.__name__ == "hello"]) == 1
+
+
+async def test_plugins_from_an_entry_point(bot_harness, tmp_path, monkeypatch):
+    """An installed package offers a plugin under the words.bots.plugins group."""
+    (tmp_path / "shoutpkg").mkdir()
+    (tmp_path / "shoutpkg" / "__init__.py").write_text("")
+    (tmp_path / "shoutpkg" / "loud.py").write_text(textwrap.dedent('''
+        from bots import command
+
+        @command("shout")
+        def shout(ctx):
+            ctx.reply(ctx.args.upper() + ctx.settings.get("end", "!"))
+    '''))
+    dist = tmp_path / "shoutpkg-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shoutpkg\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[words.bots.plugins]\nshout = shoutpkg.loud\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        h = await bot_harness("shout", settings={"shout": {"end": "!!!"}})
+        assert list(h.bot.plugins) == ["shout"]
+        assert await h.say("!shout hey") == ["tester: HEY!!!"]
+        await h.bot.reload_plugin("shout")
+        assert await h.say("!shout again") == ["tester: AGAIN!!!"]
+    finally:
+        for mod in ("shoutpkg", "shoutpkg.loud"):
+            sys.modules.pop(mod, None)

@@ -77,11 +77,27 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
     elif sub == "END":
         if conn.cap_negotiating:
             conn.cap_negotiating = False
+            _abort_sasl(conn)
             conn.try_register()
     else:
         from words.irc import numerics as N
 
         conn.numeric(N.ERR_INVALIDCAPCMD, sub, "Invalid CAP command")
+
+
+def _abort_sasl(conn: IRCConnection) -> None:
+    """IRCv3 sasl: registration completing during an exchange aborts it (906).
+
+    The exchange gets a new session, so a step still being checked drops its
+    result instead of logging the registered connection in behind its back.
+    """
+    from words.irc import numerics as N
+    from words.irc.handlers.sasl import SaslSession
+
+    session = conn.sasl
+    if session is not None and session.mechanism:
+        conn.sasl = SaslSession("", failures=session.failures)
+        conn.numeric(N.ERR_SASLABORTED, "SASL authentication aborted")
 
 
 def _send_chunked(conn: IRCConnection, nick: str, sub: str, items: list[str]) -> None:

@@ -65,11 +65,14 @@ async def finish_registration(client: RawClient) -> None:
     await client.expect("376", client.nick)
 
 
-async def cap_ls(server, version: str = "302") -> list[str]:
+async def cap_ls(server, version: str = "302") -> dict[str, str | None]:
+    """The capabilities CAP LS offers: name -> value (None when it has none)."""
     client = await RawClient.connect(server.port)
     try:
         await client.send(f"CAP LS {version}".rstrip())
-        return (await client.expect("CAP", "*", "LS")).params[2:]
+        tokens = (await client.expect("CAP", "*", "LS")).params[-1].split()
+        return {name: (value if sep else None)
+                for name, sep, value in (token.partition("=") for token in tokens)}
     finally:
         await client.close()
 
@@ -79,17 +82,20 @@ async def cap_ls(server, version: str = "302") -> list[str]:
 
 async def test_cap_ls_302_lists_sasl_plain_only_by_default(start_server):
     server = await start_server()
-    assert await cap_ls(server) == ["cap-notify sasl=PLAIN"]
+    caps = await cap_ls(server)
+    assert caps["sasl"] == "PLAIN" and "cap-notify" in caps
 
 
 async def test_cap_ls_302_lists_scram_when_enabled(start_server):
     server = await start_server(scram=True)
-    assert await cap_ls(server) == ["cap-notify sasl=PLAIN,SCRAM-SHA-256"]
+    assert (await cap_ls(server))["sasl"] == "PLAIN,SCRAM-SHA-256"
 
 
 async def test_cap_ls_without_302_shows_names_without_values(start_server):
     server = await start_server(scram=True)
-    assert await cap_ls(server, "") == ["cap-notify sasl"]
+    caps = await cap_ls(server, "")
+    assert "sasl" in caps and "cap-notify" in caps
+    assert set(caps.values()) == {None}
 
 
 async def test_cap_req_list_and_removal_of_sasl(start_server):
@@ -497,3 +503,31 @@ async def test_a_scram_success_clears_the_accounts_failures(start_server, open_c
     await start_plain(other)
     await other.send(f"AUTHENTICATE {plain('alice', 'correct horse')}")
     await other.expect("903")
+
+
+async def test_cap_end_during_an_exchange_aborts_it(start_server, open_client):
+    """IRCv3: registration completing while SASL is in progress aborts it with 906."""
+    server = await start_server()
+    await add_account(server, "alice", "sekrit")
+    client = await open_client(server)
+    await start_plain(client)
+    client.writer.write(f"AUTHENTICATE {plain('alice', 'sekrit')}\r\nCAP END\r\n".encode())
+    assert (await client.expect("906")).params == ["ally", "SASL authentication aborted"]
+    await client.expect("001")
+    await client.expect("376")
+    await client.send("WHOIS ally")
+    lines = await client.until_pong()
+    assert "318" in [m.command for m in lines]
+    assert not any(m.command in ("330", "900", "903", "904") for m in client.received)
+
+
+async def test_cap_end_after_choosing_a_mechanism_aborts_it(start_server, open_client):
+    server = await start_server()
+    client = await open_client(server)
+    await start_plain(client)
+    await client.send("CAP END")
+    await client.expect("906")
+    await client.expect("001")
+    # Registered now: AUTHENTICATE is over for this connection.
+    await client.send("AUTHENTICATE PLAIN")
+    await client.expect("907")

@@ -157,9 +157,12 @@ async def _step(conn: IRCConnection, session: SaslSession, message: bytes) -> No
         return
     finally:
         session.busy = False
-    if conn.closing or conn.sasl is not session:
+    if conn.closing or conn.sasl is not session or conn.user is not None:
         if logout is not None:
             logout()  # the client aborted while the login was checked: it stays logged out
+        if conn.user is not None and conn.sasl is session:  # registered meanwhile
+            conn.sasl = None
+            conn.numeric(N.ERR_SASLABORTED, "SASL authentication aborted")
         return
     if challenge is not None:
         # For SCRAM's server-final-message too: IRC has no "additional data with
