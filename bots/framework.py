@@ -438,9 +438,22 @@ class Bot(IRCClient):
         return None
 
     def line_received(self, msg: Message) -> None:
-        command = msg.command.upper()
         if msg.source and self.is_ignored(msg.source):
             return
+        self._dispatch_events(msg)
+
+    def send(self, command: str, *params: str, tags: dict[str, str] | None = None,
+             priority: bool = False) -> None:
+        super().send(command, *params, tags=tags, priority=priority)
+        # Event handlers (a logger) see the bot's own messages as the channel does,
+        # whether or not the server echoes them (echo-message).
+        if (command in ("PRIVMSG", "NOTICE") and "echo-message" not in self.caps
+                and self.transport is not None):
+            source = f"{self.nickname}!{self.userhost or '*@*'}"
+            self._dispatch_events(Message(command, list(params), source))
+
+    def _dispatch_events(self, msg: Message) -> None:
+        command = msg.command.upper()
         for handler in self.handlers:
             if handler.kind == "event" and (command in handler.names or "*" in handler.names):
                 channel = msg.params[0] if msg.params and self.is_channel(msg.params[0]) else None

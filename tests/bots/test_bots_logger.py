@@ -16,6 +16,7 @@ async def test_logs_a_channel_day(bot_harness, raw_client, tmp_path, irc_server)
     await h.say("hello, log")
     await h.say("\x01ACTION waves\x01")
     await h.say("caf\xe9".encode("latin-1").decode("latin-1"))
+    h.bot.describe("#test", "logs its own lines too")
     await bob.send("NICK robert")
     await h.bot.wait_event("user_renamed")
     mark = h.bot.mark()
@@ -35,6 +36,7 @@ async def test_logs_a_channel_day(bot_harness, raw_client, tmp_path, irc_server)
         "<tester> hello, log",
         "* tester waves",
         "<tester> café",
+        "* testbot logs its own lines too",
         "--- bob is now known as robert",
         "<-- robert left #test (bye)",
     ]
