@@ -82,6 +82,19 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Services:
+    """NickServ, ChanServ and account registration (REGISTER)."""
+
+    enabled: bool = True  # sign NickServ and ChanServ on at start
+    registration: bool = True  # users may register accounts (REGISTER, NickServ REGISTER)
+    min_password_length: int = 8  # shorter passwords get WEAK_PASSWORD
+    # Rename users of a registered nick who do not identify within the grace
+    # time to Guest<digits>. None: on with a database, off for the in-memory realm.
+    enforce_nicks: bool | None = None
+    nick_grace_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Oper:
     """A server operator: OPER name password, checked through words.cred."""
 
@@ -112,6 +125,7 @@ class Config:
     allow_die: bool = False
     allow_restart: bool = False
     scram: bool = False  # offer SASL SCRAM-SHA-256 (stores a SCRAM verifier per account)
+    services: Services = Services()
 
     @property
     def tls_enabled(self) -> bool:
@@ -165,7 +179,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     reader.known(
         top, "",
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "opers", "admin",
-         "allow_die", "allow_restart", "scram"},
+         "allow_die", "allow_restart", "scram", "services"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -252,6 +266,9 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         if key in top:
             values[key] = reader.boolean(top[key], key)
 
+    if "services" in top:
+        values["services"] = _services(reader, top["services"])
+
     if "log_level" in top:
         level = reader.text(top["log_level"], "log_level").lower()
         if level not in LOG_LEVELS:
@@ -287,6 +304,26 @@ def _listen(reader: _Reader, item: Any, key: str, base_dir: Path) -> Listen:
     except ValueError as exc:
         raise reader.fail(key, str(exc)) from None
     return Listen(listen.host, listen.port, tls)
+
+
+def _services(reader: _Reader, value: Any) -> Services:
+    services = reader.mapping(value, "services")
+    reader.known(services, "services", {f.name for f in fields(Services)})
+    values: dict[str, Any] = {}
+    for key in ("enabled", "registration"):
+        if key in services:
+            values[key] = reader.boolean(services[key], f"services.{key}")
+    if services.get("enforce_nicks") is not None:
+        values["enforce_nicks"] = reader.boolean(services["enforce_nicks"], "services.enforce_nicks")
+    if "min_password_length" in services:
+        values["min_password_length"] = reader.integer(
+            services["min_password_length"], "services.min_password_length", minimum=1
+        )
+    if "nick_grace_seconds" in services:
+        values["nick_grace_seconds"] = reader.number(
+            services["nick_grace_seconds"], "services.nick_grace_seconds"
+        )
+    return Services(**values)
 
 
 def _opers(reader: _Reader, value: Any) -> tuple[Oper, ...]:
