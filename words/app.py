@@ -20,6 +20,7 @@ from words.cred import (
 from words.cred.sasl import CertificateChecker, VerifiedAccountChecker
 from words.irc.server import IRCServer
 from words.realm import InMemoryWordsRealm, WordsRealm
+from words.services import Services
 
 log = logging.getLogger("words")
 
@@ -43,7 +44,21 @@ def build_server(config: Config) -> IRCServer:
         address_failures=limits.login_failures_per_address,
         window=limits.login_failure_window,
     )
-    return IRCServer(config, realm, Portal(realm, checkers, throttle=throttle), oper_checker)
+    portal = Portal(realm, checkers, throttle=throttle)
+    services = Services(realm, config, hasher=hasher_from_config(config), portal=portal)
+    # Signed on before the IRC server counts users: LUSERS counts clients, not services.
+    services.start()
+    server = IRCServer(config, realm, portal, oper_checker)
+    server.services = services
+    return server
+
+
+def hasher_from_config(config: Config) -> PasswordHasher:
+    """The password hasher `config.hashing` asks for; ConfigError if it is wrong."""
+    try:
+        return PasswordHasher.from_config(config.hashing) if config.hashing else DEFAULT_HASHER
+    except ValueError as exc:
+        raise ConfigError(config.source, "hashing", str(exc)) from None
 
 
 def checkers_from_config(
@@ -54,10 +69,7 @@ def checkers_from_config(
     The chain is `config.auth` in order, then the realm's own accounts (PASS
     and SASL PLAIN), their certificates (SASL EXTERNAL) and SCRAM's proofs.
     """
-    try:
-        hasher = PasswordHasher.from_config(config.hashing) if config.hashing else DEFAULT_HASHER
-    except ValueError as exc:
-        raise ConfigError(config.source, "hashing", str(exc)) from None
+    hasher = hasher_from_config(config)
     checkers = []
     for i, spec in enumerate(config.auth):
         try:
@@ -101,6 +113,9 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
             loop.remove_signal_handler(sig)
         log.info("shutting down: %s", server.shutdown_reason)
         await server.stop(server.shutdown_reason)
+        services = getattr(server, "services", None)
+        if services is not None:
+            await services.stop()
         closed = getattr(server.realm, "close", None)
         if closed is not None:
             await closed()
