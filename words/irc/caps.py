@@ -1,7 +1,8 @@
 """IRCv3 capability negotiation: what the server offers, and CAP LS/LIST/REQ/END.
 
-A capability is offered only when it fully works. Today: cap-notify and
-sasl (its value lists the mechanisms this server can complete).
+A capability is offered only when it fully works. Today: cap-notify, sasl
+(its value lists the mechanisms this server can complete) and
+draft/account-registration (REGISTER; its value lists its keys).
 """
 
 from __future__ import annotations
@@ -38,7 +39,21 @@ def offered(server: IRCServer) -> dict[str, str | None]:
     mechanisms = sasl_mechanisms(server)
     if mechanisms:
         caps["sasl"] = ",".join(mechanisms)
+    registration = account_registration(server)
+    if registration is not None:
+        caps["draft/account-registration"] = registration
     return caps
+
+
+def account_registration(server: IRCServer) -> str | None:
+    """The draft/account-registration value (its keys), or None when registration is closed.
+
+    REGISTER works before the connection completes (`before-connect`) and for
+    any account name (`custom-account-name`); no e-mail is required.
+    """
+    if not server.config.services.registration:
+        return None
+    return "before-connect,custom-account-name"
 
 
 def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:

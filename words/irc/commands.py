@@ -44,6 +44,7 @@ def command(name: str, *, min_params: int = 0, needs_registration: bool = True) 
 def load_handlers() -> dict[str, Command]:
     """Import the handler modules (each registers its commands) and return the table."""
     from words.irc.handlers import (  # noqa: F401
+        account,
         channels,
         messages,
         modes,

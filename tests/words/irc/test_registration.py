@@ -70,7 +70,10 @@ async def test_cap_ls_holds_registration_until_cap_end(connect):
     await client.send("CAP LS 302")
     reply = await client.expect("CAP")
     assert reply.source == "irc.test"
-    assert reply.params == ["*", "LS", "cap-notify sasl=PLAIN"]
+    assert reply.params == [
+        "*", "LS",
+        "cap-notify sasl=PLAIN draft/account-registration=before-connect,custom-account-name",
+    ]
     await client.send("NICK alice")
     await client.send("USER alice 0 * :Alice")
     assert not [m for m in await client.until_pong() if m.command == "001"]
