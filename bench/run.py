@@ -510,6 +510,11 @@ def scenario_fanout(server: Server, lg: LoadGen, sz: Sizes, log: Callable, profi
         "saturation_deliveries_per_s": sat["delivered_per_s"],
         "saturation_cpu_us_per_delivery": sat["cpu_us_per_delivery"],
         "saturation_server_cpu_frac": sat["server_cpu_frac"],
+        # Deliveries per second of server CPU at saturation: what one whole core would
+        # carry; less sensitive than the raw rate to other processes on the core.
+        "saturation_deliveries_per_cpu_s": round(1e6 / sat["cpu_us_per_delivery"])
+        if sat["cpu_us_per_delivery"] else None,
+        "saturation_others_on_server_core_frac": sat["others_on_server_core_frac"],
         "saturation_generator_bound": sat["generator_bound"] or (
             sat["server_cpu_frac"] < 0.85 and sat["loadgen_cpu_frac"] > 0.85),
         "latency_rate": latency_step["offered_deliveries_per_s"],
@@ -809,6 +814,8 @@ ROWS = [
     ("fanout", "saturation_deliveries_per_s", "fan-out deliveries/s at saturation", "high", "{:,.0f}"),
     ("fanout", "saturation_cpu_us_per_delivery", "fan-out server CPU µs per delivery", "low", "{:.3f}"),
     ("fanout", "saturation_server_cpu_frac", "fan-out server CPU share at saturation", None, "{:.2f}"),
+    ("fanout", "saturation_others_on_server_core_frac", "fan-out other processes' share of the server core", None, "{:.2f}"),
+    ("fanout", "saturation_deliveries_per_cpu_s", "fan-out deliveries per server CPU-second", "high", "{:,.0f}"),
     ("fanout", "latency_p50_ms", "fan-out p50 latency ms @latency rate", "low", "{:.2f}"),
     ("fanout", "latency_p99_ms", "fan-out p99 latency ms @latency rate", "low", "{:.2f}"),
     ("fanout", "lost", "fan-out lost messages", "low", "{:,}"),
