@@ -1,7 +1,7 @@
 """SASL client mechanisms. The SCRAM math is checked against RFC 7677's test vector.
 
 End to end, PLAIN and SCRAM-SHA-256 log in to the words server (success and
-failure); ngIRCd has no SASL.
+failure); EXTERNAL is in test_bots_tls.py; ngIRCd has no SASL.
 """
 
 from __future__ import annotations

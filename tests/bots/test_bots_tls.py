@@ -1,4 +1,5 @@
-"""TLS to a words server: verification against a CA file, refusal, fingerprint pinning."""
+"""TLS to a words server: verification against a CA file, refusal, fingerprint pinning,
+and SASL EXTERNAL with a client certificate."""
 
 from __future__ import annotations
 
@@ -67,3 +68,47 @@ async def test_a_wrong_pin_sends_nothing_and_stops(tls_server):
     with pytest.raises(FatalError, match="fingerprint"):
         await asyncio.wait_for(connector.run(), 10)
     assert sent == [] and bot.connections == 1
+
+
+# -- SASL EXTERNAL: a client certificate registered to an account ---------------------
+
+
+@pytest.fixture
+async def external_server(start_server, tmp_path):
+    trustme = pytest.importorskip("trustme")
+    server_ca, client_ca = trustme.CA(), trustme.CA()
+    leaf = server_ca.issue_cert("127.0.0.1", "localhost")
+    cert, key, clients = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "clients.pem"
+    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(key))
+    client_ca.cert_pem.write_to_path(str(clients))
+    server = await start_server(
+        listen=(Listen("127.0.0.1", 0, TLSFiles(str(cert), str(key), str(clients))),))
+    bot_cert = client_ca.issue_cert("certbot@example.org")
+    der = ssl.PEM_cert_to_DER_cert(bot_cert.cert_chain_pems[0].bytes().decode())
+    await server.realm.accounts.create("certbot", "!no password")
+    assert await server.realm.accounts.add_fingerprint("certbot", hashlib.sha256(der).hexdigest())
+    ca_file, bot_file = tmp_path / "server-ca.pem", tmp_path / "bot.pem"
+    server_ca.cert_pem.write_to_path(str(ca_file))
+    bot_cert.private_key_and_cert_chain_pem.write_to_path(str(bot_file))
+    stranger = tmp_path / "stranger.pem"
+    client_ca.issue_cert("stranger@example.org").private_key_and_cert_chain_pem.write_to_path(
+        str(stranger))
+    return server, str(ca_file), str(bot_file), str(stranger)
+
+
+async def test_sasl_external_with_a_client_certificate(external_server, run_bot):
+    server, ca_file, bot_file, _ = external_server
+    bot = RecordingClient("certbot", sasl_mechanism="EXTERNAL", burst=20, rate=100)
+    await run_bot(bot, server.port, tls=TLSOptions(cafile=ca_file, certfile=bot_file))
+    assert bot.account == "certbot"
+
+
+async def test_sasl_external_with_an_unknown_certificate_is_final(external_server):
+    server, ca_file, _, stranger = external_server
+    bot = RecordingClient("certbot", sasl_mechanism="EXTERNAL", burst=20, rate=100)
+    connector = Connector(bot, "127.0.0.1", server.port, backoff=Backoff(initial=0.01),
+                          tls=TLSOptions(cafile=ca_file, certfile=stranger))
+    with pytest.raises(FatalError, match="SASL"):
+        await asyncio.wait_for(connector.run(), 10)
+    assert bot.connections == 1
