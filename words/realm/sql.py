@@ -15,12 +15,14 @@ from typing import Any
 
 from words.realm.events import (
     AccessChanged,
+    AccountChanged,
     Event,
     GroupCreated,
     GroupDropped,
     GroupRegistered,
     MetaChanged,
     SettingsChanged,
+    SignedOn,
 )
 from words.realm.model import Group, GroupSettings, MaskEntry
 from words.realm.service import FLAG_CHANGES, LIST_CHANGES, WordsRealm
@@ -61,6 +63,11 @@ class SQLWordsRealm(WordsRealm):
 
     def _persist(self, event: Event) -> None:
         kind = type(event)
+        if kind is SignedOn or kind is AccountChanged:
+            account = event.user.account
+            if account:
+                self._write(self.accounts.touch(account))  # last seen
+            return
         group: Group | None = getattr(event, "group", None)
         if group is None or (group.founder is None and kind is not GroupDropped):
             return

@@ -41,6 +41,16 @@ async def test_accounts_last_and_names_fold(url):
     await realm.close()
 
 
+async def test_signing_on_with_an_account_records_last_seen(url):
+    realm = await opened(url)
+    await realm.accounts.create("alice", HASHER.hash("pw"))
+    assert (await realm.accounts.get("alice")).last_seen is None
+    realm.sign_on("ally", RecordingMind(), account="alice")
+    await realm.flush()
+    assert (await realm.accounts.get("alice")).last_seen is not None
+    await realm.close()
+
+
 async def test_fingerprints_and_password_changes(url):
     realm = await opened(url)
     await realm.accounts.create("alice", HASHER.hash("pw"))
