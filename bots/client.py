@@ -546,6 +546,19 @@ class IRCClient(asyncio.Protocol):
         self.error_message = msg.params[0] if msg.params else ""
         log.info("server closes the link: %s", self.error_message)
 
+    def irc_403(self, msg: Message) -> None:
+        """A JOIN refused (no such channel, too many channels, full, invite-only,
+        banned, bad key...): forget it, so a later join() asks again."""
+        if len(msg.params) < 2:
+            return
+        folded = self.fold(msg.params[1])
+        if folded in self._joining:
+            self._joining.discard(folded)
+            self.wanted_channels.pop(folded, None)
+            self._fire("join_failed", msg.params[1], msg.params[-1])
+
+    irc_405 = irc_471 = irc_473 = irc_474 = irc_475 = irc_476 = irc_477 = irc_403
+
     def irc_PING(self, msg: Message) -> None:
         self.send("PONG", *msg.params[:1] or ["pong"], priority=True)
 
@@ -826,6 +839,9 @@ class IRCClient(asyncio.Protocol):
 
     def left(self, channel: str) -> None:
         """We left a channel."""
+
+    def join_failed(self, channel: str, message: str) -> None:
+        """The server refused our JOIN (the numeric's text is `message`)."""
 
     def kicked_from(self, channel: str, kicker: str, message: str) -> None:
         """We were kicked from a channel."""

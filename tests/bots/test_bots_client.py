@@ -161,3 +161,14 @@ def test_send_refuses_bad_lines():
         client.send_line("PRIVMSG #x :a\r\nQUIT")
     with pytest.raises(ValueError):
         client.send_line("PRIVMSG #x :" + "a" * 600)
+
+
+async def test_a_refused_join_is_reported_and_forgotten(irc_server, run_bot):
+    bot = await run_bot(fast_client("bot"), irc_server.port)
+    name = "#" + "x" * 60  # longer than either server's CHANNELLEN
+    bot.join(name)
+    channel, _ = await bot.wait_event("join_failed")
+    assert bot.fold(channel) == bot.fold(name)
+    assert bot.fold(name) not in bot.wanted_channels  # not rejoined after a reconnect
+    bot.join("#fine")
+    await bot.wait_event("joined")
