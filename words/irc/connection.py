@@ -74,7 +74,7 @@ class _ConnectionLog(logging.LoggerAdapter):
 
 class IRCConnection(asyncio.Protocol):
     __slots__ = (
-        "server", "transport", "conn_id", "peer_host", "peer_port", "log",
+        "server", "transport", "conn_id", "peer_host", "peer_port",
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "oper",
@@ -88,7 +88,6 @@ class IRCConnection(asyncio.Protocol):
         self.conn_id = next(_ids)
         self.peer_host = ""
         self.peer_port = 0
-        self.log: logging.LoggerAdapter = _ConnectionLog(log, {"conn": f"conn#{self.conn_id}"})
         self._buffer = b""
         self._discarding = False  # dropping the rest of an overlong line
         self.out: list[bytes] = []
@@ -117,9 +116,15 @@ class IRCConnection(asyncio.Protocol):
         # Input pacing: a token bucket; lines without a token wait in _lagged.
         self._tokens = float(server.config.limits.flood_burst)
         self._token_time = now
-        self._lagged: deque[bytes] = deque()
+        self._lagged: deque[bytes] | None = None  # made on the first lagged line
         self._lag_handle: asyncio.TimerHandle | None = None
         self._counted_ip: str | None = None  # the address counted against max_per_ip
+
+    @property
+    def log(self) -> logging.LoggerAdapter:
+        """A logger that names this connection; made when used (logging is rare, clients many)."""
+        where = f" {self.peer_host}:{self.peer_port}" if self.peer_host else ""
+        return _ConnectionLog(log, {"conn": f"conn#{self.conn_id}{where}"})
 
     # -- asyncio.Protocol ------------------------------------------------------
 
@@ -131,9 +136,6 @@ class IRCConnection(asyncio.Protocol):
         if self.peer_host.startswith(":"):
             # "::1" cannot be a middle parameter (WHOIS, WHO): write it "0::1", as ircds do.
             self.peer_host = "0" + self.peer_host
-        self.log = _ConnectionLog(
-            log, {"conn": f"conn#{self.conn_id} {self.peer_host}:{self.peer_port}"}
-        )
         server = self.server
         server.connections.add(self)
         self.log.info("connected")
@@ -206,6 +208,8 @@ class IRCConnection(asyncio.Protocol):
 
     def _lag(self, raw: bytes) -> None:
         """Hold a line until the bucket has a token: a flood slows down before it is cut off."""
+        if self._lagged is None:
+            self._lagged = deque()
         self._lagged.append(raw)
         limits = self.server.config.limits
         if len(self._lagged) > limits.flood_max_queued:
