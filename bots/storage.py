@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
 
 __all__ = ["PluginStorage", "Storage"]
 
@@ -44,9 +45,14 @@ class Storage:
 
     def __init__(self, path_or_url: str = ":memory:") -> None:
         url = path_or_url if "://" in path_or_url else f"sqlite:///{path_or_url}"
-        self.engine: Engine = create_engine(
-            url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {}
-        )
+        options: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"check_same_thread": False}
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                # One connection for all worker threads: each new connection to
+                # :memory: would be a new, empty database.
+                options["poolclass"] = StaticPool
+        self.engine: Engine = create_engine(url, **options)
         # SQLite writes from several threads: one at a time.
         self._lock = threading.Lock()
         _metadata.create_all(self.engine)
