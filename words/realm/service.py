@@ -503,13 +503,7 @@ class WordsRealm:
         return [m.mind for m in group.members if m.mind is not None]
 
     def _apply_kicked(self, event: Kicked) -> Iterable[ChatClient]:
-        group, user = event.group, event.user
-        minds = [m.mind for m in group.members if m.mind is not None]
-        del group.members[user]
-        del user.groups[group.folded]
-        if group.transient and not group.members:
-            self._follow_ups.append(GroupRemoved(group=group))
-        return minds
+        return self._remove_member(event.group, event.user)
 
     def _apply_invited(self, event: Invited) -> Iterable[ChatClient]:
         event.group.invited.add(event.user)
@@ -592,8 +586,10 @@ class WordsRealm:
         return [m.mind for m in group.members if m.mind is not None]
 
     def _apply_left(self, event: Left) -> Iterable[ChatClient]:
-        group, user = event.group, event.user
-        # The leaver hears its own PART, so collect minds before removing it.
+        return self._remove_member(event.group, event.user)
+
+    def _remove_member(self, group: Group, user: User) -> list[ChatClient]:
+        """Take `user` out of `group` (PART, KICK); the minds to tell include the user's own."""
         minds = [m.mind for m in group.members if m.mind is not None]
         del group.members[user]
         del user.groups[group.folded]
