@@ -290,3 +290,20 @@ async def reply_to(client: RawClient, line: str) -> list[str]:
     await client.until_pong()
     await client.send(line)
     return [m.to_line() for m in await client.until_pong()]
+
+
+async def tell(client: RawClient, text: str, service: str) -> None:
+    """Send `text` to a service user (NickServ, ChanServ) as a PRIVMSG."""
+    await client.send(f"PRIVMSG {service} :{text}")
+
+
+async def service_notice(client: RawClient, contains: str, service: str) -> str:
+    """Read until a NOTICE from `service` containing `contains`; returns its text."""
+    seen = []
+    while True:
+        msg = await client.expect("NOTICE")
+        seen.append(msg.params[-1])
+        if msg.source and msg.source.startswith(service + "!") and contains in msg.params[-1]:
+            return msg.params[-1]
+        if len(seen) > 50:
+            raise AssertionError(f"no notice with {contains!r}: {seen}")

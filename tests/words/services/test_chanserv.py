@@ -7,6 +7,7 @@ they survive a restart (the last test).
 from __future__ import annotations
 
 import pytest
+import support
 from support import RawClient, join
 
 from words.cred import PasswordHasher
@@ -21,18 +22,11 @@ async def client_for(server, nick: str, password: str | None = None) -> RawClien
 
 
 async def tell(client: RawClient, text: str, service: str = "ChanServ") -> None:
-    await client.send(f"PRIVMSG {service} :{text}")
+    await support.tell(client, text, service)
 
 
 async def notice(client: RawClient, contains: str, service: str = "ChanServ") -> str:
-    seen = []
-    while True:
-        msg = await client.expect("NOTICE")
-        seen.append(msg.params[-1])
-        if msg.source and msg.source.startswith(service + "!") and contains in msg.params[-1]:
-            return msg.params[-1]
-        if len(seen) > 50:
-            raise AssertionError(f"no notice with {contains!r}: {seen}")
+    return await support.service_notice(client, contains, service)
 
 
 @pytest.fixture

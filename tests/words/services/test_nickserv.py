@@ -12,6 +12,7 @@ import ssl
 from dataclasses import replace
 
 import pytest
+import support
 from support import RawClient
 
 from words.config import Listen, Services, TLSFiles
@@ -27,19 +28,11 @@ async def client_for(server, nick: str, password: str | None = None) -> RawClien
 
 
 async def tell(client: RawClient, text: str, service: str = "NickServ") -> None:
-    await client.send(f"PRIVMSG {service} :{text}")
+    await support.tell(client, text, service)
 
 
 async def notice(client: RawClient, contains: str, service: str = "NickServ") -> str:
-    """Read until a NOTICE from `service` containing `contains`; returns its text."""
-    seen = []
-    while True:
-        msg = await client.expect("NOTICE")
-        seen.append(msg.params[-1])
-        if msg.source and msg.source.startswith(service + "!") and contains in msg.params[-1]:
-            return msg.params[-1]
-        if len(seen) > 50:
-            raise AssertionError(f"no notice with {contains!r}: {seen}")
+    return await support.service_notice(client, contains, service)
 
 
 async def add_account(server, name: str, password: str) -> None:
