@@ -1,7 +1,7 @@
 """pytest fixtures for plugin authors: `bot_harness`.
 
-Enable with `-p bots.pytest_plugin` or `pytest_plugins = ["bots.pytest_plugin"]`
-in your top-level conftest.py (needs pytest-asyncio):
+Installing words registers it with pytest (entry point `pytest11`), so the
+fixture is there in any project that has words installed (needs pytest-asyncio):
 
     async def test_roll(bot_harness):
         h = await bot_harness("mybot.plugins.greet")

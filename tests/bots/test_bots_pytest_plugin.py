@@ -19,7 +19,8 @@ def hello(ctx):
     ctx.reply(f"hello, {ctx.args or ctx.sender}!")
 '''
 
-CONFTEST = 'pytest_plugins = ["bots.pytest_plugin"]\n'
+# Installing words registers the plugin (entry point pytest11): nothing to enable.
+CONFTEST = ""
 
 TEST_GREET = '''
 async def test_hello(bot_harness):

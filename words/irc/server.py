@@ -114,7 +114,9 @@ class IRCServer:
         for task in list(self._tasks):
             task.cancel()
         self._servers.clear()
-        self._unsubscribe()
+        # Stopping twice is harmless: the realm subscription goes once.
+        unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
+        unsubscribe()
 
     def request_shutdown(self, reason: str, *, restart: bool = False) -> None:
         """Ask the runner to stop the server (and, for RESTART, to start it again).
