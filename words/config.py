@@ -79,6 +79,7 @@ class Limits:
     login_failures_per_account: int = 5
     login_failures_per_address: int = 20
     login_failure_window: float = 60.0
+    sasl_timeout: float = 30.0  # seconds for one AUTHENTICATE exchange, then 904
 
 
 @dataclass(frozen=True, slots=True)

@@ -531,3 +531,16 @@ async def test_cap_end_after_choosing_a_mechanism_aborts_it(start_server, open_c
     # Registered now: AUTHENTICATE is over for this connection.
     await client.send("AUTHENTICATE PLAIN")
     await client.expect("907")
+
+
+async def test_an_exchange_that_stalls_times_out(start_server):
+    server = await start_server(limits={"sasl_timeout": 0.2})
+    await server.realm.accounts.create("alice", HASHER.hash("pw"))
+    client = await RawClient.connect(server.port)
+    await client.send("CAP REQ sasl")
+    await client.expect("CAP")
+    await client.send("AUTHENTICATE PLAIN")
+    await client.expect("AUTHENTICATE", "+")
+    failed = await client.expect("904")
+    assert failed.params[-1] == "SASL authentication timed out"
+    await client.close()

@@ -86,6 +86,15 @@ def _start(conn: IRCConnection, mechanism: str, old: SaslSession | None) -> None
         session.scram = ScramServer(_scram_lookup(conn), _DECOY_SECRET)
     conn.sasl = session
     conn.send("AUTHENTICATE", "+")
+    asyncio.get_running_loop().call_later(
+        conn.server.config.limits.sasl_timeout, _time_limit, conn, session
+    )
+
+
+def _time_limit(conn: IRCConnection, session: SaslSession) -> None:
+    # Every outcome replaces conn.sasl, so a session still in place has run out of time.
+    if conn.sasl is session and not conn.closing:
+        _fail(conn, N.ERR_SASLFAIL, "SASL authentication timed out")
 
 
 def _chunk(conn: IRCConnection, session: SaslSession, arg: str) -> None:
