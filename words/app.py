@@ -104,12 +104,14 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.request_shutdown, "Server shutting down")
+    # SIGHUP reloads the configuration, as REHASH does; a bad file is refused and logged.
+    loop.add_signal_handler(signal.SIGHUP, server.rehash)
     if ready is not None:
         ready.set()
     try:
         await server.shutdown_requested.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("shutting down: %s", server.shutdown_reason)
         await server.stop(server.shutdown_reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 from support import RawClient, free_port, run_words
@@ -118,3 +119,43 @@ async def test_default_serve_allows_anonymous_and_says_goodbye_on_sigterm(words_
     assert "Server shutting down" in error.params[0]
     assert proc.wait(timeout=10) == 0
     await client.close()
+
+
+async def test_sighup_reloads_the_config_and_keeps_connections(tmp_path, words_process):
+    config = tmp_path / "words.yaml"
+    config.write_text("server: {motd: before}\n")
+    port = free_port()
+    proc = words_process("--config", str(config), port=port)
+    client = await RawClient.connect(port)
+    await client.register("stayer")
+    config.write_text("server: {motd: after}\n")
+    proc.send_signal(signal.SIGHUP)
+    # The reload is logged once done; then MOTD shows the new text on the same connection.
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        await client.send("MOTD")
+        motd = await client.expect("372")
+        await client.expect("376")
+        if motd.params[-1] == "- after":
+            break
+        assert asyncio.get_running_loop().time() < deadline, "SIGHUP did not reload the config"
+    config.write_text("server: {motd: bad}\nlimits: {nicklen: -1}\n")
+    proc.send_signal(signal.SIGHUP)
+    await wait_for_stderr(proc, "REHASH refused")  # a bad file is refused...
+    await client.send("MOTD")
+    assert (await client.expect("372")).params[-1] == "- after"  # ...and the old config stays
+    await client.close()
+
+
+async def wait_for_stderr(proc, text: str, timeout: float = 10) -> str:
+    """Read the process's stderr until a line contains `text` (with a deadline)."""
+
+    async def scan() -> str:
+        while True:
+            line = await asyncio.to_thread(proc.stderr.readline)
+            if not line:
+                raise AssertionError(f"process ended before logging {text!r}")
+            if text in line:
+                return line
+
+    return await asyncio.wait_for(scan(), timeout)
