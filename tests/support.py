@@ -307,3 +307,13 @@ async def service_notice(client: RawClient, contains: str, service: str) -> str:
             return msg.params[-1]
         if len(seen) > 50:
             raise AssertionError(f"no notice with {contains!r}: {seen}")
+
+
+async def wait_until(predicate, what: str, timeout: float = 10.0) -> None:
+    """Wait, with a deadline, for in-process state that has no event to await."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+        await asyncio.sleep(0.005)
