@@ -21,9 +21,10 @@ from words.irc import numerics as N
 from words.irc.codec import ParseError, check_length, decode_line, format_line, parse_line
 from words.realm import ChatAvatar, DuplicateUser, Group, User
 from words.irc.modes import USER_MODE_LETTERS, render_changes
-from words.irc.tags import TAG_CAPS, render_tags
+from words.irc.tags import VARIANT_CAPS, render_tags
 from words.realm.events import (
     AccountChanged,
+    AwayChanged,
     Event,
     Invited,
     Joined,
@@ -31,6 +32,7 @@ from words.realm.events import (
     Left,
     MetaChanged,
     Quit,
+    RealnameChanged,
     Renamed,
     Said,
     SettingsChanged,
@@ -453,21 +455,33 @@ class IRCConnection(asyncio.Protocol):
         if data is not None:
             self.write(data)
             return
+        name = event.target.name
+        if event.to_status:
+            name = ("@" if event.to_status == "o" else "+") + name
         if event.kind == "tagmsg":
+            # Only for message-tags clients; the others' key never gets these bytes.
             if "message-tags" in self.caps:
-                self._emit(event, event.sender, "TAGMSG", event.target.name)
+                self._emit(event, event.sender, "TAGMSG", name)
             return
         text = event.text
         if event.action:
             text = f"\x01ACTION {text}\x01" if text else "\x01ACTION\x01"
-        name = event.target.name
-        if event.to_status:
-            name = ("@" if event.to_status == "o" else "+") + name
         command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
         self._emit(event, event.sender, command, name, text)
 
     def user_joined(self, event: Joined) -> None:
-        self._emit(event, event.user, "JOIN", event.group.name)
+        user = event.user
+        if "extended-join" in self.caps:  # part of the render key: these bytes are apart
+            self._emit(event, user, "JOIN", event.group.name, user.account or "*", user.realname)
+        else:
+            self._emit(event, user, "JOIN", event.group.name)
+        if user.away is not None and user is not self.user and "away-notify" in self.caps:
+            # away-notify: a user who joins while away says so right after the JOIN.
+            key = ("away", self.render_key)
+            data = event.rendered.get(key)
+            if data is None:
+                data = self._render(event, user, [("AWAY", user.away)], key)
+            self.write(data)
 
     def user_left(self, event: Left) -> None:
         params = (event.group.name, event.reason) if event.reason else (event.group.name,)
@@ -497,7 +511,18 @@ class IRCConnection(asyncio.Protocol):
         self._emit(event, event.by, "KICK", event.group.name, event.user.name, reason)
 
     def user_invited(self, event: Invited) -> None:
-        self._emit(event, event.by, "INVITE", event.user.name, event.group.name)
+        # The invited user, and operators of the channel with invite-notify.
+        if event.user is self.user or "invite-notify" in self.caps:
+            self._emit(event, event.by, "INVITE", event.user.name, event.group.name)
+
+    def user_away_changed(self, event: AwayChanged) -> None:
+        if "away-notify" in self.caps:
+            params = (event.message,) if event.message is not None else ()
+            self._emit(event, event.user, "AWAY", *params)
+
+    def user_realname_changed(self, event: RealnameChanged) -> None:
+        if "setname" in self.caps:
+            self._emit(event, event.user, "SETNAME", event.realname)
 
     def user_flags_changed(self, event: UserFlagsChanged) -> None:
         user = event.user
@@ -515,8 +540,12 @@ class IRCConnection(asyncio.Protocol):
         self._emit(event, event.sender, "WALLOPS", event.text)
 
     def account_changed(self, event: AccountChanged) -> None:
-        """This client logged in (900) or out (901): NickServ, REGISTER."""
+        """This client logged in (900) or out (901): NickServ, REGISTER; ACCOUNT for account-notify."""
         user = event.user
+        if "account-notify" in self.caps:  # itself included
+            self._emit(event, user, "ACCOUNT", event.account or "*")
+        if user is not self.user:
+            return
         if event.account:
             self.numeric(N.RPL_LOGGEDIN, user_prefix(user), event.account,
                          f"You are now logged in as {event.account}")
@@ -546,16 +575,20 @@ class IRCConnection(asyncio.Protocol):
         self.write(data)
 
     def _render(
-        self, event: Event, source: User | str | None, lines: list[tuple[str, ...]]
+        self, event: Event, source: User | str | None, lines: list[tuple[str, ...]],
+        key: tuple | None = None,
     ) -> bytes:
-        key = self.render_key
+        """Format `lines` for this client's variant and keep them on the event under `key`."""
+        variant = self.render_key[1]
+        if key is None:
+            key = self.render_key
         if source is None:
             prefix = self.server.name
         elif isinstance(source, str):
             prefix = source
         else:
             prefix = user_prefix(source)
-        tags = render_tags(event, source, key[1]) if key[1] else None
+        tags = render_tags(event, source, variant) if variant else None
         data = event.rendered[key] = b"".join(
             format_line(*line, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
             for line in lines
@@ -563,16 +596,23 @@ class IRCConnection(asyncio.Protocol):
         return data
 
     def caps_changed(self) -> None:
-        """Recompute what depends on the enabled capabilities (CAP ACK calls this)."""
+        """Recompute what depends on the enabled capabilities (CAP ACK calls this).
+
+        The variant is each capability that changes the bytes of a shared line:
+        the tags, and extended-join (the JOIN line itself).
+        """
         caps = self.caps
-        variant = tuple(cap in caps for cap in TAG_CAPS)
+        variant = tuple(cap in caps for cap in VARIANT_CAPS)
         self.render_key = ("irc", variant if any(variant) else None)
 
     # -- helpers for handlers ---------------------------------------------------------
 
     def prefixes(self, group: Group, user: User) -> str:
-        """The highest status prefix of `user` in `group` ('@', '+' or '')."""
+        """The highest status prefix of `user` in `group` ('@', '+' or ''); all of them
+        ('@+') for a client with multi-prefix."""
         status = group.members.get(user, "")
+        if "multi-prefix" in self.caps:
+            return ("@" if "o" in status else "") + ("+" if "v" in status else "")
         if "o" in status:
             return "@"
         if "v" in status:

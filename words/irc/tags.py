@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from words.realm import User
     from words.realm.events import Event
 
-# The order of a variant tuple.
+# The order of a variant tuple: the tag capabilities, then extended-join
+# (which changes the JOIN line itself, so its clients need bytes of their own).
 TAG_CAPS = ("server-time", "message-tags", "account-tag")
+VARIANT_CAPS = (*TAG_CAPS, "extended-join")
 
 
 def server_time(stamp: float) -> str:
@@ -26,7 +28,7 @@ def server_time(stamp: float) -> str:
 
 
 def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ...]) -> dict[str, str]:
-    want_time, want_message_tags, want_account = variant
+    want_time, want_message_tags, want_account = variant[:3]
     tags: dict[str, str] = {}
     if want_time:
         tags["time"] = server_time(event.time)

@@ -31,12 +31,25 @@ def new_msgid() -> str:
     return f"{_MSGID_PREFIX}{next(_msgid_counter):x}"
 
 
+_last_time = 0.0
+
+
+def event_time() -> float:
+    """The wall clock, never going backwards: event times (server-time) are monotonic."""
+    global _last_time
+    now = time.time()
+    if now < _last_time:
+        return _last_time
+    _last_time = now
+    return now
+
+
 @dataclass(slots=True, kw_only=True)
 class Event:
     # Name of the ChatClient method that receives this event (None: minds
     # are not told, only subscribers).
     mind_method: ClassVar[str | None] = None
-    time: float = field(default_factory=time.time)
+    time: float = field(default_factory=event_time)
     rendered: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -168,6 +181,9 @@ class Invited(Event):
 
 @dataclass(slots=True, kw_only=True)
 class AwayChanged(Event):
+    """`user` went away with `message`, or came back (None); minds sharing a group are told."""
+
+    mind_method: ClassVar[str | None] = "user_away_changed"
     user: User
     message: str | None
 
@@ -219,11 +235,20 @@ class AccessChanged(Event):
 class AccountChanged(Event):
     """`user` logged in to `account`, or out (None); `old` is the account it had.
 
-    Only the user's own mind is told today (IRC: 900/901); account-notify
-    will also tell the minds sharing a group.
+    The user's own mind is told (IRC: 900/901) and so is each mind sharing a
+    group with it (IRC: account-notify).
     """
 
     mind_method: ClassVar[str | None] = "account_changed"
     user: User
     account: str | None
     old: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class RealnameChanged(Event):
+    """`user` changed its real name; the user and the minds sharing a group are told."""
+
+    mind_method: ClassVar[str | None] = "user_realname_changed"
+    user: User
+    realname: str

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from words.realm.events import (
         AccountChanged,
+        AwayChanged,
         Invited,
         Joined,
         Kicked,
         Left,
         MetaChanged,
         Quit,
+        RealnameChanged,
         Renamed,
         Said,
         SettingsChanged,
@@ -43,6 +45,8 @@ class ChatClient(Protocol):
     def user_flags_changed(self, event: UserFlagsChanged) -> None: ...
     def wallops(self, event: Wallops) -> None: ...
     def account_changed(self, event: AccountChanged) -> None: ...
+    def user_away_changed(self, event: AwayChanged) -> None: ...
+    def user_realname_changed(self, event: RealnameChanged) -> None: ...
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)

@@ -48,6 +48,7 @@ from words.realm.events import (
     Left,
     MetaChanged,
     Quit,
+    RealnameChanged,
     Renamed,
     Said,
     SettingsChanged,
@@ -143,6 +144,7 @@ class WordsRealm:
             GroupDropped: self._apply_group_dropped,
             AccessChanged: self._apply_access_changed,
             AccountChanged: self._apply_account_changed,
+            RealnameChanged: self._apply_realname_changed,
         }
 
     # -- the one place -------------------------------------------------------
@@ -154,7 +156,10 @@ class WordsRealm:
         if method is not None:
             for mind in minds:
                 try:
-                    getattr(mind, method)(event)
+                    # A mind may not know every event (a service ignores AWAY).
+                    handler = getattr(mind, method, None)
+                    if handler is not None:
+                        handler(event)
                 except Exception:  # one broken front end must not stop delivery
                     log.exception("mind %r failed on %s", mind, type(event).__name__)
         for subscriber in self._subscribers:
@@ -281,6 +286,12 @@ class WordsRealm:
         if account == user.account:
             return
         self.apply(AccountChanged(user=user, account=account or None, old=user.account))
+
+    def set_realname(self, user: User, realname: str) -> None:
+        """Change `user`'s real name (IRC: SETNAME)."""
+        if realname == user.realname:
+            return
+        self.apply(RealnameChanged(user=user, realname=realname))
 
     def rename(self, user: User, new_name: str) -> None:
         folded = self.casefold(new_name)
@@ -506,12 +517,23 @@ class WordsRealm:
         return self._remove_member(event.group, event.user)
 
     def _apply_invited(self, event: Invited) -> Iterable[ChatClient]:
+        """The invited user, and the group's operators but the inviter (IRC: invite-notify)."""
         event.group.invited.add(event.user)
-        return (event.user.mind,) if event.user.mind is not None else ()
+        minds: dict[int, ChatClient] = {}
+        if event.user.mind is not None:
+            minds[id(event.user.mind)] = event.user.mind
+        for member, status in event.group.members.items():
+            if "o" in status and member is not event.by and member.mind is not None:
+                minds[id(member.mind)] = member.mind
+        return list(minds.values())
 
-    def _apply_away_changed(self, event: AwayChanged) -> tuple[ChatClient, ...]:
+    def _apply_away_changed(self, event: AwayChanged) -> Iterable[ChatClient]:
         event.user.away = event.message
-        return ()
+        return self._minds_sharing_groups(event.user, include_self=False)
+
+    def _apply_realname_changed(self, event: RealnameChanged) -> Iterable[ChatClient]:
+        event.user.realname = event.realname
+        return self._minds_sharing_groups(event.user, include_self=True)
 
     def _apply_user_flags_changed(self, event: UserFlagsChanged) -> Iterable[ChatClient]:
         user = event.user
@@ -548,9 +570,9 @@ class WordsRealm:
             event.group.access[event.account] = event.level
         return ()
 
-    def _apply_account_changed(self, event: AccountChanged) -> tuple[ChatClient, ...]:
+    def _apply_account_changed(self, event: AccountChanged) -> Iterable[ChatClient]:
         event.user.account = event.account
-        return (event.user.mind,) if event.user.mind is not None else ()
+        return self._minds_sharing_groups(event.user, include_self=True)
 
     @staticmethod
     def _minds_sharing_groups(user: User, *, include_self: bool) -> list[ChatClient]:
