@@ -1,8 +1,11 @@
 """IRCv3 capability negotiation: what the server offers, and CAP LS/LIST/REQ/END.
 
-A capability is offered only when it fully works. Today: cap-notify, sasl
-(its value lists the mechanisms this server can complete) and
-draft/account-registration (REGISTER; its value lists its keys).
+A capability is offered only when it fully works (and is tested, in
+tests/words/irc/test_ircv3_*.py): cap-notify, sasl (its value lists the
+mechanisms this server can complete), draft/account-registration (REGISTER;
+its value lists its keys), and the set in `IRCV3_CAPS`.
+
+msgid and the `bot` tag are no capabilities: they come with message-tags.
 """
 
 from __future__ import annotations
@@ -14,6 +17,22 @@ from words.cred import UsernamePassword
 if TYPE_CHECKING:
     from words.irc.connection import IRCConnection
     from words.irc.server import IRCServer
+
+# Offered always, after cap-notify, sasl and draft/account-registration.
+IRCV3_CAPS = (
+    "server-time",
+    "message-tags",
+    "account-tag",
+    "echo-message",
+    "multi-prefix",
+    "userhost-in-names",
+    "extended-join",
+    "away-notify",
+    "account-notify",
+    "invite-notify",
+    "setname",
+    "standard-replies",
+)
 
 # CAP LS replies are split so that each line stays well under 512 bytes.
 _LS_CHUNK = 400
@@ -42,6 +61,8 @@ def offered(server: IRCServer) -> dict[str, str | None]:
     registration = account_registration(server)
     if registration is not None:
         caps["draft/account-registration"] = registration
+    for name in IRCV3_CAPS:
+        caps[name] = None
     return caps
 
 
@@ -88,6 +109,7 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
                 conn.caps.discard(name[1:])
             else:
                 conn.caps.add(name)
+        conn.caps_changed()  # the render key follows the caps
         conn.send("CAP", nick, "ACK", requested, source=server.name)
     elif sub == "END":
         if conn.cap_negotiating:

@@ -46,6 +46,7 @@ def load_handlers() -> dict[str, Command]:
     from words.irc.handlers import (  # noqa: F401
         account,
         channels,
+        ircv3,
         messages,
         modes,
         operators,

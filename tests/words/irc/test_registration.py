@@ -72,7 +72,9 @@ async def test_cap_ls_holds_registration_until_cap_end(connect):
     assert reply.source == "irc.test"
     assert reply.params == [
         "*", "LS",
-        "cap-notify sasl=PLAIN draft/account-registration=before-connect,custom-account-name",
+        "cap-notify sasl=PLAIN draft/account-registration=before-connect,custom-account-name"
+        " server-time message-tags account-tag echo-message multi-prefix userhost-in-names"
+        " extended-join away-notify account-notify invite-notify setname standard-replies",
     ]
     await client.send("NICK alice")
     await client.send("USER alice 0 * :Alice")
@@ -83,9 +85,9 @@ async def test_cap_ls_holds_registration_until_cap_end(connect):
 
 async def test_cap_req_of_an_unknown_capability_is_refused_whole(connect):
     client = await connect()
-    await client.send("CAP REQ :cap-notify multi-prefix")
+    await client.send("CAP REQ :cap-notify draft/frobnicate")
     reply = await client.expect("CAP")
-    assert reply.params == ["*", "NAK", "cap-notify multi-prefix"]
+    assert reply.params == ["*", "NAK", "cap-notify draft/frobnicate"]
 
 
 async def test_cap_req_holds_registration_until_cap_end(connect):

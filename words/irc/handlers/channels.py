@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
 from words.irc.commands import command
+from words.irc.connection import user_prefix
 from words.masks import match_mask
 from words.realm import Group, NoSuchGroup
 from words.realm.errors import BadKey, Banned, GroupFull, InviteOnly, JoinRefused
@@ -146,17 +147,19 @@ def handle_topic(conn: IRCConnection, msg: Message) -> None:
 def send_names(conn: IRCConnection, group: Group) -> None:
     """353 lines for `group`, packed under the line limit, then 366.
 
-    A non-member is not shown +i members.
+    A non-member is not shown +i members. multi-prefix shows every prefix
+    (`@+nick`), userhost-in-names every `nick!user@host`.
     """
     # ":server 353 nick = #chan :" plus names; keep well under 512 bytes.
     room = 510 - len(conn.server.name) - len(conn.nick or "*") - len(group.name) - 16
     names: list[str] = []
     size = 0
     see_all = insider(conn, group)
+    full = "userhost-in-names" in conn.caps  # nick!user@host entries
     for member in group.members:
         if not see_all and "invisible" in member.flags:
             continue
-        entry = conn.prefixes(group, member) + member.name
+        entry = conn.prefixes(group, member) + (user_prefix(member) if full else member.name)
         if names and size + len(entry) + 1 > room:
             conn.numeric(N.RPL_NAMREPLY, "=", group.name, " ".join(names))
             names, size = [], 0
