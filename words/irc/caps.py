@@ -32,6 +32,8 @@ IRCV3_CAPS = (
     "invite-notify",
     "setname",
     "standard-replies",
+    "batch",
+    "labeled-response",
 )
 
 # CAP LS replies are split so that each line stays well under 512 bytes.

@@ -21,7 +21,7 @@ from words.irc import numerics as N
 from words.irc.codec import ParseError, check_length, decode_line, format_line, parse_line
 from words.realm import ChatAvatar, DuplicateUser, Group, User
 from words.irc.modes import USER_MODE_LETTERS, render_changes
-from words.irc.tags import VARIANT_CAPS, render_tags
+from words.irc.tags import VARIANT_CAPS, label_lines, render_tags
 from words.realm.events import (
     AccountChanged,
     AwayChanged,
@@ -81,7 +81,7 @@ class IRCConnection(asyncio.Protocol):
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_counted_ip", "_discarding",
-        "caps", "cap_version", "sasl", "render_key",
+        "caps", "cap_version", "sasl", "render_key", "_batches",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -114,6 +114,7 @@ class IRCConnection(asyncio.Protocol):
         self.caps: set[str] = set()  # IRCv3 capabilities this client enabled
         self.cap_version = 301
         self.render_key: tuple = ("irc", None)  # see caps_changed
+        self._batches = 0  # batch references made for this client
         self.sasl: SaslSession | None = None  # an AUTHENTICATE exchange under way
         # Input pacing: a token bucket; lines without a token wait in _lagged.
         self._tokens = float(server.config.limits.flood_burst)
@@ -285,6 +286,28 @@ class IRCConnection(asyncio.Protocol):
         self.dispatch(msg)
 
     def dispatch(self, msg: Message) -> None:
+        tags = msg.tags
+        if tags and "label" in tags and "labeled-response" in self.caps and "batch" in self.caps:
+            self._dispatch_labeled(msg, tags["label"])
+        else:
+            self._dispatch(msg)
+
+    def _dispatch_labeled(self, msg: Message, label: str) -> None:
+        """labeled-response: what the command answers at once is sent with its label.
+
+        The handler runs synchronously, so everything it writes to this client
+        is its answer; it is gathered, then sent labelled (one line), in a
+        `labeled-response` batch (several) or as a labelled ACK (none).
+        """
+        saved, self.out = self.out, []
+        try:
+            self._dispatch(msg)
+        finally:
+            answer, self.out = b"".join(self.out), saved
+            self._batches += 1
+            self.write(label_lines(answer, label, f"L{self._batches}", self.server.name))
+
+    def _dispatch(self, msg: Message) -> None:
         name = msg.command.upper()
         entry = self.server.commands.get(name)
         if entry is None:

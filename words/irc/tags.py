@@ -1,4 +1,5 @@
-"""IRCv3 message tags on what the server relays: server-time, msgid, account, client tags.
+"""IRCv3 message tags on what the server relays: server-time, msgid, account, client tags;
+and the label of labeled-response.
 
 Which tags a client gets depends on three capabilities; a connection's
 "variant" is which of them it enabled, and each event is rendered once per
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
+
+from words.irc.codec import escape_tag_value
 
 if TYPE_CHECKING:
     from words.realm import User
@@ -45,3 +48,30 @@ def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ..
         if source.account:
             tags["account"] = source.account
     return tags
+
+
+def label_lines(data: bytes, label: str, batch_id: str, server_name: str) -> bytes:
+    """The response `data` (lines with CR LF) to a command labelled `label` (labeled-response).
+
+    No line: a labelled ACK. One line: that line with the label. More: a
+    `labeled-response` batch whose start carries the label.
+    """
+    label_tag = b"label=" + escape_tag_value(label).encode("utf-8", "replace")
+    lines = [line for line in data.split(b"\r\n") if line]
+    if not lines:
+        return b"@" + label_tag + b" :" + server_name.encode() + b" ACK\r\n"
+    if len(lines) == 1:
+        return _with_tag(lines[0], label_tag) + b"\r\n"
+    ref = batch_id.encode()
+    source = b":" + server_name.encode()
+    out = [b"@" + label_tag + b" " + source + b" BATCH +" + ref + b" labeled-response"]
+    out.extend(_with_tag(line, b"batch=" + ref) for line in lines)
+    out.append(source + b" BATCH -" + ref)
+    return b"\r\n".join(out) + b"\r\n"
+
+
+def _with_tag(line: bytes, tag: bytes) -> bytes:
+    """`line` with `tag` (b"key=value") first among its tags."""
+    if line.startswith(b"@"):
+        return b"@" + tag + b";" + line[1:]
+    return b"@" + tag + b" " + line

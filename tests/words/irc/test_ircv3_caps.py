@@ -536,3 +536,112 @@ def test_realm_set_realname_is_an_event(make_realm=None):
     realm.set_realname(user, "Robert")  # no change, no event
     assert user.realname == "Robert"
     assert [e.realname for e in seen if isinstance(e, RealnameChanged)] == ["Robert"]
+
+
+# -- batch, labeled-response ---------------------------------------------------------------------
+
+LABELED = "batch labeled-response"
+
+
+async def labeled(client: RawClient, line: str) -> list[str]:
+    """What the server answers to `line` (read up to a PONG)."""
+    await client.until_pong()
+    await client.send(line)
+    return [m.to_line() for m in await client.until_pong()]
+
+
+async def pong(client: RawClient, line: str) -> str:
+    """The next line after sending `line` (a PING: until_pong cannot tell PONGs apart)."""
+    await client.until_pong()
+    await client.send(line)
+    return (await client.read_message()).to_line()
+
+
+async def test_a_labeled_command_with_one_reply_gets_the_label_on_it(capped):
+    alice = await capped("alice", LABELED)
+    assert await pong(alice, "@label=p1 PING tok") == "@label=p1 :irc.test PONG irc.test tok"
+    assert await labeled(alice, "@label=n1 PRIVMSG nobody :hi") == [
+        "@label=n1 :irc.test 401 alice nobody :No such nick/channel"
+    ]
+    assert await labeled(alice, "@label=c1 CAP REQ :multi-prefix") == [
+        "@label=c1 :irc.test CAP alice ACK multi-prefix"
+    ]
+
+
+async def test_a_labeled_command_without_reply_gets_a_labeled_ack(capped):
+    alice = await capped("alice", LABELED, "#a")
+    bob = await capped("bob", "message-tags", "#a")
+    alice_got, bob_got = await after("@label=m1 PRIVMSG #a :hello", alice, bob)
+    assert alice_got == ["@label=m1 :irc.test ACK"]
+    assert [masked(line) for line in bob_got] == [f"@msgid=ID :{prefix('alice')} PRIVMSG #a hello"]
+    assert await labeled(alice, "@label=a1 PONG :whatever") == ["@label=a1 :irc.test ACK"]
+
+
+async def test_a_labeled_message_with_echo_message_labels_the_echo(capped):
+    alice = await capped("alice", f"{LABELED} echo-message message-tags", "#a")
+    bob = await capped("bob", "message-tags", "#a")
+    alice_got, bob_got = await after("@label=e1;+draft/x=1 PRIVMSG #a :hello", alice, bob)
+    assert [masked(line) for line in alice_got] == [
+        f"@label=e1;+draft/x=1;msgid=ID :{prefix('alice')} PRIVMSG #a hello"
+    ]
+    assert [masked(line) for line in bob_got] == [
+        f"@+draft/x=1;msgid=ID :{prefix('alice')} PRIVMSG #a hello"
+    ]
+    assert tag(alice_got[0], "msgid") == tag(bob_got[0], "msgid")
+
+
+async def test_several_replies_come_in_a_labeled_response_batch(capped):
+    alice = await capped("alice", LABELED)
+    got = await labeled(alice, "@label=w1 WHOIS alice")
+    start = got[0]
+    assert start.startswith("@label=w1 :irc.test BATCH +") and start.endswith(" labeled-response")
+    ref = start.split("BATCH +", 1)[1].split()[0]
+    assert got[-1] == f":irc.test BATCH -{ref}"
+    body = got[1:-1]
+    assert body[0] == f"@batch={ref} :irc.test 311 alice alice ~user {HOST} * :Real alice"
+    assert body[-1] == f"@batch={ref} :irc.test 318 alice alice :End of /WHOIS list"
+    assert all(line.startswith(f"@batch={ref} ") for line in body)
+
+
+async def test_a_labeled_join_batches_the_join_and_names_others_see_no_label(capped):
+    bob = await capped("bob", "server-time", "#a")
+    alice = await capped("alice", f"{LABELED} server-time")
+    alice_got, bob_got = await after("@label=j1 JOIN #a", alice, bob)
+    ref = alice_got[0].split("BATCH +", 1)[1].split()[0]
+    assert [masked(line) for line in alice_got] == [
+        f"@label=j1 :irc.test BATCH +{ref} labeled-response",
+        f"@batch={ref};time=T :{prefix('alice')} JOIN #a",
+        f"@batch={ref} :irc.test 353 alice = #a :@bob alice",
+        f"@batch={ref} :irc.test 366 alice #a :End of /NAMES list",
+        f":irc.test BATCH -{ref}",
+    ]
+    assert [masked(line) for line in bob_got] == [f"@time=T :{prefix('alice')} JOIN #a"]
+    # Each batch has a reference of its own.
+    second = await labeled(alice, "@label=w2 WHOIS alice")
+    assert second[0].split("BATCH +", 1)[1].split()[0] != ref
+
+
+async def test_labels_are_ignored_without_labeled_response_and_batch(capped):
+    plain = await capped("plain", "message-tags")
+    assert await pong(plain, "@label=x PING tok") == ":irc.test PONG irc.test tok"
+    assert [masked(line) for line in await labeled(plain, "@label=x PRIVMSG plain :me")] == [
+        f"@msgid=ID :{prefix('plain')} PRIVMSG plain me"
+    ]
+    no_batch = await capped("nobatch", "labeled-response")
+    assert await pong(no_batch, "@label=x PING tok") == ":irc.test PONG irc.test tok"
+
+
+async def test_a_labeled_unknown_command_and_error_are_labeled(capped):
+    alice = await capped("alice", LABELED)
+    assert await labeled(alice, "@label=u1 FROBNICATE") == [
+        "@label=u1 :irc.test 421 alice FROBNICATE :Unknown command"
+    ]
+    assert await labeled(alice, "@label=u2 SETNAME :") == [
+        "@label=u2 :irc.test FAIL SETNAME INVALID_REALNAME :Realname is not valid"
+    ]
+
+
+def test_label_lines_escapes_the_label():
+    from words.irc.tags import label_lines
+
+    assert label_lines(b"", "a b;c", "L1", "irc.test") == b"@label=a\\sb\\:c :irc.test ACK\r\n"
