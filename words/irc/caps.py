@@ -107,6 +107,8 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
             conn.send("CAP", nick, "NAK", requested, source=server.name)
             return
         for name in wanted:
+            if name == "-cap-notify" and conn.cap_version >= 302:
+                continue  # implied by CAP LS 302, and then never disabled
             if name.startswith("-"):
                 conn.caps.discard(name[1:])
             else:
@@ -122,6 +124,35 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
         from words.irc import numerics as N
 
         conn.numeric(N.ERR_INVALIDCAPCMD, sub, "Invalid CAP command")
+
+
+def announce_changes(server: IRCServer, before: dict[str, str | None]) -> None:
+    """cap-notify: tell clients what `offered` gained (NEW) or lost (DEL) since `before`.
+
+    Call it with `offered(server)` from before a change (REHASH). A capability
+    whose value changed is announced again with NEW; one that went is cancelled
+    for every client that had it.
+    """
+    after = offered(server)
+    new = [name for name, value in after.items() if name not in before or before[name] != value]
+    gone = [name for name in before if name not in after]
+    if not new and not gone:
+        return
+    for conn in list(server.connections):
+        if gone and conn.caps.intersection(gone):
+            conn.caps.difference_update(gone)
+            conn.caps_changed()
+        if "cap-notify" not in conn.caps:
+            continue
+        nick = conn.nick or "*"
+        if gone:
+            conn.send("CAP", nick, "DEL", " ".join(gone), source=server.name)
+        if new:
+            items = [
+                f"{name}={after[name]}" if after[name] and conn.cap_version >= 302 else name
+                for name in new
+            ]
+            conn.send("CAP", nick, "NEW", " ".join(items), source=server.name)
 
 
 def _abort_sasl(conn: IRCConnection) -> None:

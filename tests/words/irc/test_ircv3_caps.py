@@ -645,3 +645,51 @@ def test_label_lines_escapes_the_label():
     from words.irc.tags import label_lines
 
     assert label_lines(b"", "a b;c", "L1", "irc.test") == b"@label=a\\sb\\:c :irc.test ACK\r\n"
+
+
+# -- cap-notify -------------------------------------------------------------------------------------
+
+
+async def test_cap_notify_cannot_be_disabled_after_cap_ls_302(capped):
+    alice = await capped("alice")  # CAP LS 302
+    await alice.send("CAP REQ :-cap-notify")
+    await alice.expect("CAP", "alice", "ACK", "-cap-notify")
+    await alice.send("CAP LIST")
+    assert "cap-notify" in (await alice.expect("CAP", "alice", "LIST")).params[-1].split()
+
+
+async def test_cap_new_and_del_reach_cap_notify_clients(server, capped, connect):
+    from dataclasses import replace
+
+    from words.irc import caps
+
+    alice = await capped("alice", "multi-prefix")
+    old = await connect()
+    await old.send("CAP LS")
+    await old.expect("CAP", "*", "LS")
+    await old.send("CAP REQ :draft/account-registration")
+    await old.expect("CAP", "*", "ACK")
+    await old.send("NICK old")
+    await old.send("USER old 0 * :Old")
+    await old.send("CAP END")
+    await old.expect("376", "old")
+    await settled(alice, old)
+
+    before = caps.offered(server)
+    server.config = replace(server.config, services=replace(server.config.services, registration=False))
+    caps.announce_changes(server, before)
+    assert [m.to_line() for m in await alice.until_pong()] == [
+        ":irc.test CAP alice DEL draft/account-registration"
+    ]
+    assert await old.until_pong() == []  # no cap-notify: nothing said, but the cap is gone
+    assert not [c for c in server.connections if "draft/account-registration" in c.caps]
+
+    before = caps.offered(server)
+    server.config = replace(server.config, services=replace(server.config.services, registration=True))
+    caps.announce_changes(server, before)
+    assert [m.to_line() for m in await alice.until_pong()] == [
+        ":irc.test CAP alice NEW draft/account-registration=before-connect,custom-account-name"
+    ]
+    before = caps.offered(server)
+    caps.announce_changes(server, before)  # nothing changed: nothing said
+    assert await alice.until_pong() == []
