@@ -50,7 +50,8 @@ log = logging.getLogger("words.irc")
 
 _ids = itertools.count(1)
 
-# Lines held while a login or an OPER is checked, before the client is cut off.
+# Lines held while a login or an OPER is checked; past this, reading pauses
+# (the rest waits in the socket) until they are served.
 _MAX_HELD = 64
 # A client may send this much without a newline before we give up on the line.
 _MAX_PARTIAL = 8191 + 512
@@ -79,7 +80,7 @@ class IRCConnection(asyncio.Protocol):
         "server", "transport", "conn_id", "peer_host", "peer_port",
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
-        "connected_at", "closing", "_logging_in", "_held", "_holds", "oper",
+        "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_counted_ip", "_discarding",
         "caps", "cap_version", "sasl", "render_key", "_batches",
     )
@@ -110,6 +111,7 @@ class IRCConnection(asyncio.Protocol):
         # client that sends JOIN right after USER is served as if it waited.
         self._held: list[bytes] = []
         self._holds = 0  # tasks (OPER, ...) whose answer later lines must wait for
+        self._paused = False  # reading paused while too many lines wait
         self.oper: Oper | None = None  # set by a successful OPER
         self.caps: set[str] = set()  # IRCv3 capabilities this client enabled
         self.cap_version = 301
@@ -240,9 +242,10 @@ class IRCConnection(asyncio.Protocol):
 
     def _hold(self, raw: bytes) -> None:
         self._held.append(raw)
-        if len(self._held) > _MAX_HELD:  # nobody legitimate sends that much meanwhile
-            self._held.clear()
-            self.close("Too much input while a login was checked")
+        if len(self._held) >= _MAX_HELD and self.transport is not None and not self._paused:
+            # Enough waiting here: let the kernel and the client hold the rest.
+            self._paused = True
+            self.transport.pause_reading()
 
     def run_holding_input(self, coro) -> None:
         """Run `coro` as a task; lines that arrive meanwhile are served after it, in order.
@@ -263,6 +266,9 @@ class IRCConnection(asyncio.Protocol):
         # A replayed line may start another hold: the rest waits for that one.
         while self._held and not self.closing and not (self._holds or self._logging_in):
             self.line_received(self._held.pop(0))
+        if self._paused and not self._held and not self.closing and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
 
     # -- input -----------------------------------------------------------------
 
