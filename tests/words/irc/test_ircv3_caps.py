@@ -521,7 +521,7 @@ async def test_setname_refuses_an_invalid_realname_with_fail(capped):
     assert (await bob.expect("311", "bob", "bob")).params[-1] == "Real bob"
 
 
-def test_realm_set_realname_is_an_event(make_realm=None):
+def test_realm_set_realname_is_an_event():
     from support import RecordingMind
 
     from words.realm import InMemoryWordsRealm
