@@ -96,6 +96,15 @@ class Services:
 
 
 @dataclass(frozen=True, slots=True)
+class Sts:
+    """IRCv3 Strict Transport Security: clients that saw it insist on TLS for `duration` seconds."""
+
+    port: int
+    duration: int
+    preload: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Oper:
     """A server operator: OPER name password, checked through words.cred."""
 
@@ -126,6 +135,7 @@ class Config:
     allow_die: bool = False
     allow_restart: bool = False
     scram: bool = False  # offer SASL SCRAM-SHA-256 (stores a SCRAM verifier per account)
+    sts: Sts | None = None
     services: Services = Services()
 
     @property
@@ -180,7 +190,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     reader.known(
         top, "",
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "opers", "admin",
-         "allow_die", "allow_restart", "scram", "services"},
+         "allow_die", "allow_restart", "scram", "services", "sts"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -263,6 +273,8 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         values["admin"] = tuple(
             reader.text(admin.get(k, ""), f"admin.{k}", empty_ok=True) for k in ("location", "details", "email")
         )
+    if "sts" in top:
+        values["sts"] = _sts(reader, top["sts"], values.get("listen", ()))
     for key in ("allow_die", "allow_restart", "scram"):
         if key in top:
             values[key] = reader.boolean(top[key], key)
@@ -325,6 +337,19 @@ def _services(reader: _Reader, value: Any) -> Services:
             services["nick_grace_seconds"], "services.nick_grace_seconds"
         )
     return Services(**values)
+
+
+def _sts(reader: _Reader, value: Any, listens: tuple[Listen, ...]) -> Sts:
+    sts = reader.mapping(value, "sts")
+    reader.known(sts, "sts", {"duration", "port", "preload"})
+    tls_ports = [listen.port for listen in listens if listen.tls is not None]
+    if not tls_ports:
+        raise reader.fail("sts", "needs a TLS listener (listen: [{address: ..., tls: {...}}])")
+    if "duration" not in sts:
+        raise reader.fail("sts.duration", "is required (seconds clients insist on TLS, e.g. 2592000)")
+    duration = reader.integer(sts["duration"], "sts.duration", minimum=0)
+    port = reader.integer(sts.get("port", tls_ports[0]), "sts.port", minimum=1)
+    return Sts(port, duration, reader.boolean(sts.get("preload", False), "sts.preload"))
 
 
 def _opers(reader: _Reader, value: Any) -> tuple[Oper, ...]:

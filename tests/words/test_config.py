@@ -155,3 +155,12 @@ def test_database_url_is_checked_and_sqlite_files_are_relative_to_the_config(tmp
     assert error_for(tmp_path, "realm: {database: 'mysql://x/y'}").startswith(
         "realm.database: mysql is not supported"
     )
+
+
+def test_sts_needs_a_tls_listener_and_a_duration(tmp_path):
+    assert error_for(tmp_path, "sts: {duration: 10}").startswith("sts: needs a TLS listener")
+    (tmp_path / "c.pem").write_text("x")
+    listen = "listen: [{address: '127.0.0.1:6697', tls: {cert: c.pem, key: c.pem}}]\n"
+    assert error_for(tmp_path, listen + "sts: {}").startswith("sts.duration: is required")
+    config = load_config(write(tmp_path, listen + "sts: {duration: 60}"))
+    assert (config.sts.port, config.sts.duration, config.sts.preload) == (6697, 60, False)

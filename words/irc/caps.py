@@ -55,7 +55,8 @@ def sasl_mechanisms(server: IRCServer, conn: IRCConnection | None = None) -> lis
     return mechanisms
 
 
-def offered(server: IRCServer) -> dict[str, str | None]:
+def offered(server: IRCServer, conn: IRCConnection | None = None) -> dict[str, str | None]:
+    """The capabilities offered (to `conn`: sts differs on TLS and plaintext connections)."""
     caps: dict[str, str | None] = {"cap-notify": None}
     mechanisms = sasl_mechanisms(server)
     if mechanisms:
@@ -65,7 +66,18 @@ def offered(server: IRCServer) -> dict[str, str | None]:
         caps["draft/account-registration"] = registration
     for name in IRCV3_CAPS:
         caps[name] = None
+    sts = server.config.sts
+    if sts is not None:
+        # IRCv3 sts: plaintext clients learn where TLS is; TLS clients how long to insist.
+        if conn is not None and conn.secure:
+            caps["sts"] = f"duration={sts.duration}" + (",preload" if sts.preload else "")
+        else:
+            caps["sts"] = f"port={sts.port}"
     return caps
+
+
+# Advertised only: a client never requests these.
+NOT_REQUESTABLE = frozenset({"sts"})
 
 
 def account_registration(server: IRCServer) -> str | None:
@@ -82,7 +94,7 @@ def account_registration(server: IRCServer) -> str | None:
 def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
     server = conn.server
     nick = conn.nick or "*"
-    caps = offered(server)
+    caps = offered(server, conn)
     if sub == "LS":
         if conn.user is None:
             conn.cap_negotiating = True
@@ -103,7 +115,9 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
         requested = args[0] if args else ""
         wanted = requested.split()
         # All or nothing (IRCv3): one unknown capability refuses the whole request.
-        if not wanted or any(name.lstrip("-") not in caps for name in wanted):
+        if not wanted or any(
+            name.lstrip("-") not in caps or name.lstrip("-") in NOT_REQUESTABLE for name in wanted
+        ):
             conn.send("CAP", nick, "NAK", requested, source=server.name)
             return
         for name in wanted:
@@ -148,8 +162,9 @@ def announce_changes(server: IRCServer, before: dict[str, str | None]) -> None:
         if gone:
             conn.send("CAP", nick, "DEL", " ".join(gone), source=server.name)
         if new:
+            values = offered(server, conn)
             items = [
-                f"{name}={after[name]}" if after[name] and conn.cap_version >= 302 else name
+                f"{name}={values[name]}" if values[name] and conn.cap_version >= 302 else name
                 for name in new
             ]
             conn.send("CAP", nick, "NEW", " ".join(items), source=server.name)

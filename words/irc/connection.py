@@ -648,6 +648,11 @@ class IRCConnection(asyncio.Protocol):
             return "+"
         return ""
 
+    @property
+    def secure(self) -> bool:
+        """Whether this connection came through a TLS listener."""
+        return self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
+
     def certificate_fingerprint(self) -> str | None:
         """SHA-256 (lower-case hex) of the client's TLS certificate, if it sent one."""
         if self.transport is None:

@@ -198,6 +198,9 @@ class IRCServer:
 
         if self.config.source.startswith("<"):
             return "the server was started without a config file"
+        from words.irc import caps
+
+        before = caps.offered(self)
         try:
             config = load_config(self.config.source)
             checkers, oper_checker = checkers_from_config(config, self.realm)
@@ -209,6 +212,7 @@ class IRCServer:
         self.oper_checker = oper_checker
         self.isupport = self._isupport_lines()
         self.whowas = deque(self.whowas, maxlen=config.limits.whowas_length)
+        caps.announce_changes(self, before)  # cap-notify: CAP NEW / DEL
         self._refresh_opers()
         log.info("configuration reloaded from %s", config.source)
         return None

@@ -283,3 +283,24 @@ def test_check_config_names_an_unreadable_certificate(pki, tmp_path):
     result = run_words("check-config", str(config))
     assert result.returncode == 2
     assert "listen[0].tls" in result.stderr and "cannot load" in result.stderr
+
+
+async def test_sts_tells_plaintext_clients_the_port_and_tls_clients_the_duration(pki, start_server):
+    from words.config import Sts
+
+    server = await start_server(
+        listen=(Listen("127.0.0.1", 0), Listen("127.0.0.1", 0, pki.no_client_ca)),
+        sts=Sts(port=6697, duration=300),
+    )
+    plain_port, tls_port = server.bound[0][1], server.bound[1][1]
+    plain = await RawClient.connect(plain_port)
+    await plain.send("CAP LS 302")
+    assert "sts=port=6697" in (await plain.expect("CAP")).params[-1].split()
+    await plain.send("CAP REQ sts")  # advertised, never requested
+    assert (await plain.expect("CAP")).params[1] == "NAK"
+    reader, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=pki.client_context())
+    secure = RawClient(reader, writer)
+    await secure.send("CAP LS 302")
+    assert "sts=duration=300" in (await secure.expect("CAP")).params[-1].split()
+    for client in (plain, secure):
+        await client.close()
