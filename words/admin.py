@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import getpass
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from words.config import ConfigError, load_config
 from words.cred import DEFAULT_HASHER, PasswordHasher
 from words.cred.scram import ScramVerifier
 from words.realm.accounts import DuplicateAccount
+from words.services.base import when
 from words.store import AccountStore, ChannelStore, Database, SchemaError, StoreError, check_schema
 from words.store.migrations import upgrade
 
@@ -111,12 +111,6 @@ def _password(args: argparse.Namespace) -> str:
     return password
 
 
-def _when(stamp: float | None) -> str:
-    if not stamp:
-        return "never"
-    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def run_account(args: argparse.Namespace) -> int:
     db, casefold, hasher, keep_scram = _open(args)
     store = AccountStore(db, casefold)
@@ -143,7 +137,7 @@ def run_account(args: argparse.Namespace) -> int:
         elif args.action == "list":
             table = Table("account", "created", "last seen", "certificates")
             for account in asyncio.run(store.all()):
-                table.add_row(account.name, _when(account.created), _when(account.last_seen),
+                table.add_row(account.name, when(account.created), when(account.last_seen),
                               str(len(account.fingerprints)))
             console.print(table)
         else:  # show
@@ -151,8 +145,8 @@ def run_account(args: argparse.Namespace) -> int:
             if account is None:
                 raise AdminError(f"no account {args.name}")
             table = Table.grid(padding=(0, 2))
-            for key, value in (("account", account.name), ("created", _when(account.created)),
-                               ("last seen", _when(account.last_seen)),
+            for key, value in (("account", account.name), ("created", when(account.created)),
+                               ("last seen", when(account.last_seen)),
                                ("SCRAM", "yes" if account.scram else "no")):
                 table.add_row(key, value)
             for fingerprint in account.fingerprints:
@@ -177,7 +171,7 @@ def run_channel(args: argparse.Namespace) -> int:
         if args.action == "list":
             table = Table("channel", "founder", "registered", "topic")
             for record in records:
-                table.add_row(record.name, record.founder, _when(record.created), record.topic)
+                table.add_row(record.name, record.founder, when(record.created), record.topic)
             console.print(table)
             return 0
         record = next((r for r in records if casefold(r.name) == casefold(args.name)), None)
@@ -185,8 +179,8 @@ def run_channel(args: argparse.Namespace) -> int:
             raise AdminError(f"no registered channel {args.name}")
         table = Table.grid(padding=(0, 2))
         rows: list[tuple[str, Any]] = [
-            ("channel", record.name), ("founder", record.founder), ("registered", _when(record.created)),
-            ("topic", f"{record.topic} (by {record.topic_author}, {_when(record.topic_time)})"
+            ("channel", record.name), ("founder", record.founder), ("registered", when(record.created)),
+            ("topic", f"{record.topic} (by {record.topic_author}, {when(record.topic_time)})"
              if record.topic else "none"),
             ("modes", " ".join(f"{k}={v}" for k, v in sorted(record.settings.items()) if v) or "none"),
         ]
