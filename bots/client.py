@@ -131,7 +131,7 @@ class IRCClient(asyncio.Protocol):
         if self.transport_check is not None:
             try:
                 self.transport_check(transport)
-            except Exception as e:  # noqa: BLE001 - any refusal is final
+            except Exception as e:
                 self.fatal_error = str(e)
                 log.error("%s", e)
                 transport.close()

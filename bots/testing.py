@@ -200,7 +200,7 @@ class BotHarness:
             self.connector.stop("test over")
             try:
                 await asyncio.wait_for(self.task, 5)
-            except Exception:  # noqa: BLE001 - closing; whatever ended it is not the test's
+            except Exception:
                 self.task.cancel()
         await self.bot.close()
         for task in list(self.bot.tasks):

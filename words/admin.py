@@ -12,8 +12,9 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -24,7 +25,14 @@ from words.cred import DEFAULT_HASHER, PasswordHasher
 from words.cred.scram import ScramVerifier
 from words.realm.accounts import DuplicateAccount
 from words.services.base import when
-from words.store import AccountStore, ChannelStore, Database, SchemaError, StoreError, check_schema
+from words.store import (
+    AccountStore,
+    ChannelStore,
+    Database,
+    SchemaError,
+    StoreError,
+    check_schema,
+)
 from words.store.migrations import upgrade
 
 

@@ -7,8 +7,8 @@ same few thousand names are folded for every message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 _UPPER_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER_ASCII = "abcdefghijklmnopqrstuvwxyz"

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from words import __version__
 from words.config import Config, ConfigError, load_config, parse_listen
-from words.cred import AuthSpecError, DEFAULT_HASHER, help_auth
+from words.cred import DEFAULT_HASHER, AuthSpecError, help_auth
 
 log = logging.getLogger("words")
 

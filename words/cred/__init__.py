@@ -23,8 +23,8 @@ from words.cred.errors import (
 )
 from words.cred.hashing import DEFAULT_HASHER, PasswordHasher
 from words.cred.portal import LOGIN_REFUSED, Portal, Realm
-from words.cred.throttle import LoginThrottle
 from words.cred.strcred import AUTH_KINDS, AuthSpecError, help_auth, make_checker
+from words.cred.throttle import LoginThrottle
 
 __all__ = [
     "AUTH_KINDS",

@@ -6,7 +6,12 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from words.cred.checkers import CredentialsChecker
-from words.cred.errors import LoginThrottled, UnauthorizedLogin, UnhandledCredentials, UnknownUser
+from words.cred.errors import (
+    LoginThrottled,
+    UnauthorizedLogin,
+    UnhandledCredentials,
+    UnknownUser,
+)
 from words.cred.throttle import LoginThrottle
 
 # One message for unknown user and wrong password: no oracle for attackers.

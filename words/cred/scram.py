@@ -12,8 +12,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from words.cred.errors import UnauthorizedLogin
 
@@ -56,7 +56,7 @@ class ScramVerifier:
     server_key: bytes
 
     def __str__(self) -> str:
-        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        b64 = lambda b: base64.b64encode(b).decode()
         return (f"{MECHANISM}${self.iterations}:{b64(self.salt)}"
                 f"${b64(self.stored_key)}:{b64(self.server_key)}")
 

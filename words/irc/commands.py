@@ -8,8 +8,9 @@ is one decorated function (Twisted's `irc_<COMMAND>`, but in one table).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from words.irc.codec import Message
@@ -43,7 +44,7 @@ def command(name: str, *, min_params: int = 0, needs_registration: bool = True) 
 
 def load_handlers() -> dict[str, Command]:
     """Import the handler modules (each registers its commands) and return the table."""
-    from words.irc.handlers import (  # noqa: F401
+    from words.irc.handlers import (
         account,
         channels,
         ircv3,

@@ -18,10 +18,16 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
-from words.irc.codec import ParseError, check_length, decode_line, format_line, parse_line
-from words.realm import ChatAvatar, DuplicateUser, Group, User
+from words.irc.codec import (
+    ParseError,
+    check_length,
+    decode_line,
+    format_line,
+    parse_line,
+)
 from words.irc.modes import USER_MODE_LETTERS, render_changes
 from words.irc.tags import VARIANT_CAPS, label_lines, render_tags
+from words.realm import ChatAvatar, DuplicateUser, Group, User
 from words.realm.events import (
     AccountChanged,
     AwayChanged,
@@ -42,8 +48,8 @@ from words.realm.events import (
 
 if TYPE_CHECKING:
     from words.config import Oper
-    from words.irc.handlers.sasl import SaslSession
     from words.irc.codec import Message
+    from words.irc.handlers.sasl import SaslSession
     from words.irc.server import IRCServer
 
 log = logging.getLogger("words.irc")

@@ -16,8 +16,8 @@ from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
 from words.irc.commands import load_handlers
 from words.irc.connection import IRCConnection, user_prefix
-from words.irc.tls import server_context
 from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
+from words.irc.tls import server_context
 from words.masks import match_mask
 from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
 

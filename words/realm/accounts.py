@@ -8,8 +8,8 @@ SCRAM exchange); a user is who is online under a nick. The SQL store
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 
 class DuplicateAccount(ValueError):

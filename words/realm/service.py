@@ -15,7 +15,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from words.casemap import get_casefold
 from words.masks import match_mask

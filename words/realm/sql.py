@@ -26,7 +26,13 @@ from words.realm.events import (
 )
 from words.realm.model import Group, GroupSettings, MaskEntry
 from words.realm.service import FLAG_CHANGES, LIST_CHANGES, WordsRealm
-from words.store import AccountStore, ChannelRecord, ChannelStore, Database, check_schema
+from words.store import (
+    AccountStore,
+    ChannelRecord,
+    ChannelStore,
+    Database,
+    check_schema,
+)
 
 log = logging.getLogger("words.store")
 

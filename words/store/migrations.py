@@ -7,7 +7,7 @@ version bump. A server refuses to start on a schema newer than it knows.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect, select
 

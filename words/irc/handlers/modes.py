@@ -18,7 +18,6 @@ from words.irc.modes import (
     parse_channel_modes,
     user_mode_string,
 )
-
 from words.realm.service import LIST_CHANGES as LIST_FIELDS
 
 if TYPE_CHECKING:
