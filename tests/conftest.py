@@ -142,3 +142,20 @@ async def make_realm(request, tmp_path):
     yield make
     for realm in opened:
         await realm.close()
+
+
+# System servers some tests need: installed once after collection, before any test
+# runs, so no test's timeout ever counts an apt-get. (fixture, test id part) -> package.
+SYSTEM_SERVERS = [
+    (("postgres_url", "[postgresql"), ("postgresql", "psql")),
+    (("ngircd_binary", "[ngircd"), ("ngircd", "ngircd")),
+]
+
+
+def pytest_collection_finish(session) -> None:
+    from support import ensure_system_package
+
+    for (fixture, id_part), (package, binary) in SYSTEM_SERVERS:
+        if any(fixture in getattr(item, "fixturenames", ()) or id_part in item.nodeid
+               for item in session.items):
+            ensure_system_package(package, binary)

@@ -9,6 +9,7 @@ import ssl
 import subprocess
 
 import pytest
+from support import ensure_system_package
 
 from bots.connector import Backoff, Connector, FatalError, TLSOptions
 from bots.testing import RecordingClient
@@ -20,7 +21,7 @@ def certificate(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+        [ensure_system_package("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
          "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
         check=True, capture_output=True, timeout=60,
