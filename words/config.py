@@ -105,6 +105,14 @@ class Sts:
 
 
 @dataclass(frozen=True, slots=True)
+class Cloak:
+    """Host cloaking: users see HMAC-SHA256(secret, address) instead of each other's address."""
+
+    secret: str = field(repr=False)
+    suffix: str = "ip"
+
+
+@dataclass(frozen=True, slots=True)
 class Oper:
     """A server operator: OPER name password, checked through words.cred."""
 
@@ -137,6 +145,9 @@ class Config:
     scram: bool = False  # offer SASL SCRAM-SHA-256 (stores a SCRAM verifier per account)
     sts: Sts | None = None
     services: Services = Services()
+    cloak: Cloak | None = None  # None: hosts are shown as they are
+    # Clients must log in (SASL, PASS) before registration completes.
+    require_account: bool = False
 
     @property
     def tls_enabled(self) -> bool:
@@ -190,7 +201,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     reader.known(
         top, "",
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "opers", "admin",
-         "allow_die", "allow_restart", "scram", "services", "sts"},
+         "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -275,7 +286,9 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         )
     if "sts" in top:
         values["sts"] = _sts(reader, top["sts"], values.get("listen", ()))
-    for key in ("allow_die", "allow_restart", "scram"):
+    if "cloak" in top:
+        values["cloak"] = _cloak(reader, top["cloak"])
+    for key in ("allow_die", "allow_restart", "scram", "require_account"):
         if key in top:
             values[key] = reader.boolean(top[key], key)
 
@@ -337,6 +350,20 @@ def _services(reader: _Reader, value: Any) -> Services:
             services["nick_grace_seconds"], "services.nick_grace_seconds"
         )
     return Services(**values)
+
+
+def _cloak(reader: _Reader, value: Any) -> Cloak:
+    cloak = reader.mapping(value, "cloak")
+    reader.known(cloak, "cloak", {"secret", "suffix"})
+    if "secret" not in cloak:
+        raise reader.fail("cloak.secret", "is required (a long random string; keep it secret)")
+    secret = reader.text(cloak["secret"], "cloak.secret")
+    if len(secret) < 16:
+        raise reader.fail("cloak.secret", "must be at least 16 characters")
+    suffix = reader.text(cloak.get("suffix", "ip"), "cloak.suffix")
+    if any(c in suffix for c in " !@*?,:"):
+        raise reader.fail("cloak.suffix", "must be a host name part (no spaces, !, @, *, ?, , or :)")
+    return Cloak(secret, suffix)
 
 
 def _sts(reader: _Reader, value: Any, listens: tuple[Listen, ...]) -> Sts:

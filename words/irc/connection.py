@@ -471,7 +471,8 @@ class IRCConnection(asyncio.Protocol):
                 self.nick,
                 account=self.avatar.account or None,
                 username=self.username,
-                host=self.peer_host,
+                host=self.visible_host,
+                real_host=self.peer_host,
                 realname=self.realname,
                 certificate=self.certificate_fingerprint(),
             )
@@ -653,6 +654,16 @@ class IRCConnection(asyncio.Protocol):
         if "v" in status:
             return "+"
         return ""
+
+    @property
+    def visible_host(self) -> str:
+        """The host others see: a cloak of the address when the config cloaks, else the address."""
+        cloak = self.server.config.cloak
+        if cloak is None:
+            return self.peer_host
+        from words.irc.cloak import cloak_host
+
+        return cloak_host(self.peer_host, cloak.secret, cloak.suffix)
 
     @property
     def secure(self) -> bool:

@@ -172,20 +172,28 @@ class IRCServer:
         oper = next((o for o in self.config.opers if o.name == avatar_id), None)
         if oper is None:
             return None  # removed by a REHASH while the check ran
-        mask = self.realm.casefold(f"{conn.user.username}@{conn.user.host}")
-        if not any(match_mask(self.realm.casefold(h), mask) for h in oper.hosts):
+        masks = self._oper_masks(conn)
+        if not any(match_mask(self.realm.casefold(h), m) for h in oper.hosts for m in masks):
             return None
         return oper
+
+    def _oper_masks(self, conn: IRCConnection) -> list[str]:
+        """user@host of the client, for oper blocks: the real address and, if cloaked, the cloak."""
+        assert conn.user is not None
+        username = conn.user.username
+        hosts = {conn.peer_host, conn.user.host}
+        return [self.realm.casefold(f"{username}@{host}") for host in hosts]
 
     def oper_host_allowed(self, conn: IRCConnection, name: str) -> bool:
         """Does an oper block called `name` accept this client's user@host?"""
         if conn.user is None:
             return False
-        mask = self.realm.casefold(f"{conn.user.username}@{conn.user.host}")
+        masks = self._oper_masks(conn)
         return any(
-            match_mask(self.realm.casefold(h), mask)
+            match_mask(self.realm.casefold(h), m)
             for o in self.config.opers if o.name == name
             for h in o.hosts
+            for m in masks
         )
 
     def rehash(self) -> str | None:

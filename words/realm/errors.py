@@ -45,6 +45,10 @@ class GroupFull(JoinRefused):
     pass
 
 
+class NeedAccount(JoinRefused):
+    """The group admits only users logged in to an account (IRC: +r)."""
+
+
 class CannotSpeak(RealmError):
     """The user may not speak in the group: `reason` is "outside", "moderated" or "banned"."""
 

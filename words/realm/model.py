@@ -58,7 +58,10 @@ class User:
     mind: ChatClient | None = None
     account: str | None = None  # None: not logged in to an account
     username: str = ""  # what IRC calls the ident
-    host: str = ""
+    host: str = ""  # the host everyone sees (a cloak when the front end cloaks)
+    # The real address behind a cloaked `host` (else equal to it): bans match
+    # it too; only operators are shown it.
+    real_host: str = ""
     realname: str = ""
     groups: dict[str, Group] = field(default_factory=dict)  # folded name -> group
     signed_on: float = field(default_factory=time.time)
@@ -76,6 +79,13 @@ class User:
     def mask(self) -> str:
         """The `name!username@host` that bans and WHO masks are matched against."""
         return f"{self.name}!{self.username}@{self.host}"
+
+    @property
+    def masks(self) -> tuple[str, ...]:
+        """The masks a ban may match: the visible one, and the real one behind a cloak."""
+        if self.real_host and self.real_host != self.host:
+            return (self.mask, f"{self.name}!{self.username}@{self.real_host}")
+        return (self.mask,)
 
     @property
     def online(self) -> bool:
@@ -111,6 +121,7 @@ class GroupSettings:
     topic_locked: bool = True
     secret: bool = False
     private: bool = False
+    registered_only: bool = False  # only users logged in to an account may join
     # Folded mask -> entry.
     bans: dict[str, MaskEntry] = field(default_factory=dict)
     exceptions: dict[str, MaskEntry] = field(default_factory=dict)

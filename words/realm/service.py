@@ -30,6 +30,7 @@ from words.realm.errors import (
     DuplicateUser,
     GroupFull,
     InviteOnly,
+    NeedAccount,
     NoSuchGroup,
     NoSuchUser,
     NotInGroup,
@@ -64,7 +65,10 @@ from words.realm.model import ChatClient, Group, MaskEntry, User
 STATUS_CHANGES = {"op": "o", "voice": "v"}
 LIST_CHANGES = {"ban": "bans", "exception": "exceptions", "invex": "invex"}
 VALUE_CHANGES = ("key", "limit")
-FLAG_CHANGES = ("invite_only", "moderated", "no_external", "topic_locked", "secret", "private")
+FLAG_CHANGES = (
+    "invite_only", "moderated", "no_external", "topic_locked", "secret", "private",
+    "registered_only",
+)
 USER_FLAGS = ("invisible", "wallops", "bot", "operator")
 
 log = logging.getLogger(__name__)
@@ -254,10 +258,12 @@ class WordsRealm:
         host: str = "",
         realname: str = "",
         certificate: str | None = None,
+        real_host: str = "",
     ) -> User:
         """Attach `mind` to the user `name` (made on request); DuplicateUser if online.
 
-        `certificate` is the SHA-256 of a client certificate the front end saw.
+        `certificate` is the SHA-256 of a client certificate the front end saw;
+        `real_host` the address behind a cloaked `host` (default: `host`).
         """
         folded = self.casefold(name)
         user = self.users.get(folded)
@@ -271,6 +277,7 @@ class WordsRealm:
         user.account = account
         user.username = username
         user.host = host
+        user.real_host = real_host or host
         user.realname = realname
         user.certificate = certificate.lower() if certificate else None
         user.signed_on = user.last_message = time.time()
@@ -430,10 +437,10 @@ class WordsRealm:
         settings = group.settings
         if not settings.bans:
             return False
-        mask = self.casefold(user.mask)
-        if not any(match_mask(ban, mask) for ban in settings.bans):
+        masks = [self.casefold(m) for m in user.masks]
+        if not any(match_mask(ban, mask) for ban in settings.bans for mask in masks):
             return False
-        return not any(match_mask(exc, mask) for exc in settings.exceptions)
+        return not any(match_mask(exc, mask) for exc in settings.exceptions for mask in masks)
 
     def check_join(self, user: User, group: Group, key: str | None = None) -> None:
         """Raise a JoinRefused subclass if `group` does not admit `user` now.
@@ -446,9 +453,11 @@ class WordsRealm:
             raise Banned(group.name)
         invited = user in group.invited
         if settings.invite_only and not invited:
-            mask = self.casefold(user.mask)
-            if not any(match_mask(m, mask) for m in settings.invex):
+            masks = [self.casefold(m) for m in user.masks]
+            if not any(match_mask(m, mask) for m in settings.invex for mask in masks):
                 raise InviteOnly(group.name)
+        if settings.registered_only and not user.account and not invited:
+            raise NeedAccount(group.name)
         if settings.key is not None and not hmac.compare_digest(
             (key or "").encode(), settings.key.encode()
         ):

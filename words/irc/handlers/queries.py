@@ -91,6 +91,9 @@ def handle_whois(conn: IRCConnection, msg: Message) -> None:
         conn.numeric(N.RPL_WHOISOPERATOR, user.name, "is an IRC operator")
     if "bot" in user.flags:
         conn.numeric(N.RPL_WHOISBOT, user.name, "is a bot")
+    if user.real_host and user.real_host != user.host and (conn.oper is not None or user is conn.user):
+        # The address behind a cloak: for operators (and the user itself) only.
+        conn.numeric(N.RPL_WHOISACTUALLY, user.name, user.real_host, "actually using host")
     if user.account:
         conn.numeric(N.RPL_WHOISACCOUNT, user.name, user.account, "is logged in as")
     idle = int(time.time() - user.last_message)

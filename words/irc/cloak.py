@@ -1,0 +1,20 @@
+"""Host cloaking: the host other users see is an HMAC of the address, not the address.
+
+`cloak: {secret: ..., suffix: ip}` in the config turns it on. The cloak of an
+address is HMAC-SHA256(secret, address), its first 16 hex digits written as
+two dotted groups and the suffix: `a1b2c3d4.e5f6a7b8.ip`. It is stable for one
+address (and one secret), so bans on it keep working, and nobody without the
+secret can go back from it to the address. The real address stays on the
+connection (`peer_host`) and the realm user (`real_host`), which only opers
+see (WHOIS 338).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def cloak_host(address: str, secret: str, suffix: str = "ip") -> str:
+    digest = hmac.new(secret.encode(), address.lower().encode(), hashlib.sha256).hexdigest()
+    return f"{digest[:8]}.{digest[8:16]}.{suffix}"
