@@ -11,12 +11,12 @@ import sys
 from dataclasses import replace
 
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from words import __version__
 from words.config import Config, ConfigError, load_config, parse_listen
 from words.cred import DEFAULT_HASHER, AuthSpecError, help_auth
+from words.logs import LOG_FORMATS, setup_logging
 
 log = logging.getLogger("words")
 
@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--help-auth", action="store_true", help="list the kinds of --auth strings")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-format", choices=list(LOG_FORMATS),
+        help="text (rich on a terminal, plain otherwise) or json (one object a line)",
+    )
     serve.set_defaults(run=_serve)
 
     check = sub.add_parser("check-config", help="validate a configuration file without starting")
@@ -87,15 +91,9 @@ def _load(args: argparse.Namespace) -> Config:
         config = replace(config, auth=tuple(args.auth))
     if args.log_level:
         config = replace(config, log_level=args.log_level)
+    if args.log_format:
+        config = replace(config, log_format=args.log_format)
     return config
-
-
-def _setup_logging(level: str) -> None:
-    handler = RichHandler(
-        console=Console(stderr=True), show_path=False, rich_tracebacks=False,
-        log_time_format="[%X]",
-    )
-    logging.basicConfig(level=level.upper(), handlers=[handler], format="%(message)s", force=True)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -106,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
         server = build_server(config)
     except (ConfigError, AuthSpecError, ValueError) as exc:
         return _fail(str(exc))
-    _setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
 
     async def run() -> None:
         ready = asyncio.Event()

@@ -138,6 +138,7 @@ class Config:
     hashing: dict[str, int] = field(default_factory=dict)
     limits: Limits = Limits()
     log_level: str = "info"
+    log_format: str = "text"  # text (rich on a terminal, plain otherwise) or json (one object a line)
     opers: tuple[Oper, ...] = ()
     admin: tuple[str, str, str] = ("", "", "")  # ADMIN: location, details, e-mail
     allow_die: bool = False
@@ -160,6 +161,7 @@ class Config:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")  # as words.logs.LOG_FORMATS
 
 
 def parse_listen(value: str) -> Listen:
@@ -200,7 +202,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     top = reader.mapping(data, "(top level)")
     reader.known(
         top, "",
-        {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "opers", "admin",
+        {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "log_format", "opers", "admin",
          "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account"},
     )
 
@@ -300,6 +302,11 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         if level not in LOG_LEVELS:
             raise ConfigError(source, "log_level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
         values["log_level"] = level
+    if "log_format" in top:
+        log_format = reader.text(top["log_format"], "log_format").lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(source, "log_format", f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+        values["log_format"] = log_format
     return Config(**values)
 
 

@@ -75,10 +75,14 @@ def ctcp_action(text: str) -> str | None:
 
 
 class _ConnectionLog(logging.LoggerAdapter):
-    """Puts the connection id and peer address in front of every log line."""
+    """Gives every record the connection id and peer address (`conn`, `peer` attributes).
+
+    words.logs shows them as "[conn#N host:port]" in text and as fields in JSON.
+    """
 
     def process(self, msg, kwargs):
-        return f"[{self.extra['conn']}] {msg}", kwargs
+        kwargs["extra"] = self.extra
+        return msg, kwargs
 
 
 class IRCConnection(asyncio.Protocol):
@@ -134,8 +138,8 @@ class IRCConnection(asyncio.Protocol):
     @property
     def log(self) -> logging.LoggerAdapter:
         """A logger that names this connection; made when used (logging is rare, clients many)."""
-        where = f" {self.peer_host}:{self.peer_port}" if self.peer_host else ""
-        return _ConnectionLog(log, {"conn": f"conn#{self.conn_id}{where}"})
+        peer = f"{self.peer_host}:{self.peer_port}" if self.peer_host else None
+        return _ConnectionLog(log, {"conn": self.conn_id, "peer": peer})
 
     # -- asyncio.Protocol ------------------------------------------------------
 
