@@ -415,6 +415,11 @@ class IRCConnection(asyncio.Protocol):
         if self.avatar is not None:  # logged in already; only the nick was taken
             self._sign_on()
             return
+        if self.password is None and self.server.config.require_account:
+            from words.irc.handlers.registration import refuse_without_account
+
+            refuse_without_account(self)
+            return
         self._logging_in = True
         task = asyncio.get_running_loop().create_task(self._login())
         self.server.track(task)

@@ -20,7 +20,7 @@ KEY_MODES = {"k": "key"}  # type B
 LIMIT_MODES = {"l": "limit"}  # type C
 FLAG_MODES = {
     "i": "invite_only", "m": "moderated", "n": "no_external", "p": "private",
-    "s": "secret", "t": "topic_locked",
+    "r": "registered_only", "s": "secret", "t": "topic_locked",
 }
 STATUS_MODES = {"o": "op", "v": "voice"}
 PREFIXES = {"o": "@", "v": "+"}

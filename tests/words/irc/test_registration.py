@@ -43,7 +43,7 @@ async def test_welcome_burst_is_001_to_005_then_lusers_then_motd(connect):
     by_command = {m.command: m for m in client.received}
     assert by_command["002"].params == ["alice", "Your host is irc.test, running version words-0.1.0"]
     assert by_command["004"].params == [
-        "alice", "irc.test", "words-0.1.0", "Biow", "Ibeiklmnopstv", "Ibeklov",
+        "alice", "irc.test", "words-0.1.0", "Biow", "Ibeiklmnoprstv", "Ibeklov",
     ]
     isupport = [m for m in client.received if m.command == "005"]
     assert all(m.params[-1] == "are supported by this server" for m in isupport)

@@ -9,7 +9,7 @@ from words.irc.commands import command
 from words.irc.connection import user_prefix
 from words.masks import match_mask
 from words.realm import Group, NoSuchGroup
-from words.realm.errors import BadKey, Banned, GroupFull, InviteOnly, JoinRefused
+from words.realm.errors import BadKey, Banned, GroupFull, InviteOnly, JoinRefused, NeedAccount
 
 if TYPE_CHECKING:
     from words.irc.codec import Message
@@ -21,6 +21,7 @@ _JOIN_REFUSALS = {
     InviteOnly: (N.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"),
     BadKey: (N.ERR_BADCHANNELKEY, "Cannot join channel (+k)"),
     GroupFull: (N.ERR_CHANNELISFULL, "Cannot join channel (+l)"),
+    NeedAccount: (N.ERR_NEEDREGGEDNICK, "Cannot join channel (+r) - you need to be logged in to an account"),
 }
 
 

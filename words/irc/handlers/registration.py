@@ -28,6 +28,16 @@ def valid_nick(nick: str, maxlen: int) -> bool:
     )
 
 
+def refuse_without_account(conn: IRCConnection) -> None:
+    """`require_account: true` and the client neither used SASL nor sent PASS: 464, then ERROR."""
+    conn.log.info("refused %s: not logged in and the server requires an account", conn.nick)
+    conn.numeric(
+        N.ERR_PASSWDMISMATCH,
+        "This server requires an account: log in with SASL or PASS account:password",
+    )
+    conn.close("An account is required: log in with SASL or PASS account:password")
+
+
 @command("PASS", min_params=1, needs_registration=False)
 def handle_pass(conn: IRCConnection, msg: Message) -> None:
     if conn.user is not None or conn.avatar is not None:
