@@ -12,13 +12,13 @@ from words.cred import (
     AccountChecker,
     CredentialsChecker,
     InMemoryUsernamePasswordDatabase,
-    LoginThrottle,
     PasswordHasher,
     Portal,
     make_checker,
 )
 from words.cred.sasl import CertificateChecker, VerifiedAccountChecker
 from words.irc.server import IRCServer
+from words.metrics import CountingLoginThrottle, MetricsServer
 from words.realm import InMemoryWordsRealm, WordsRealm
 from words.services import Services
 
@@ -39,7 +39,7 @@ def build_server(config: Config) -> IRCServer:
         realm = InMemoryWordsRealm(config.realm, **options)
     checkers, oper_checker = checkers_from_config(config, realm)
     limits = config.limits
-    throttle = LoginThrottle(
+    throttle = CountingLoginThrottle(
         account_failures=limits.login_failures_per_account,
         address_failures=limits.login_failures_per_address,
         window=limits.login_failure_window,
@@ -100,6 +100,10 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
     opened = getattr(server.realm, "open", None)
     if opened is not None:
         await opened()  # the SQL realm: schema check, registered channels
+    metrics = None
+    if server.config.metrics is not None:
+        metrics = server.metrics = MetricsServer(server)
+        await metrics.start(server.config.metrics)  # OSError (address in use) before any client
     await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,6 +119,8 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
             loop.remove_signal_handler(sig)
         log.info("shutting down: %s", server.shutdown_reason)
         await server.stop(server.shutdown_reason)
+        if metrics is not None:
+            await metrics.stop()
         services = getattr(server, "services", None)
         if services is not None:
             await services.stop()

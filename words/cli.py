@@ -143,6 +143,9 @@ def _print_summary(config: Config, server) -> None:
     table.add_row("server", f"{config.server_name} ({config.network})")
     table.add_row("realm", f"in-memory {config.realm!r}, casemapping {config.casemapping}")
     table.add_row("auth", ", ".join(spec.split(":", 1)[0] for spec in config.auth))
+    metrics = getattr(server, "metrics", None)
+    if metrics is not None and metrics.bound is not None:
+        table.add_row("metrics", f"http://{metrics.bound[0]}:{metrics.bound[1]}/metrics")
     table.add_row("config", config.source)
     console.print(table)
     sys.stdout.flush()

@@ -139,6 +139,7 @@ class Config:
     limits: Limits = Limits()
     log_level: str = "info"
     log_format: str = "text"  # text (rich on a terminal, plain otherwise) or json (one object a line)
+    metrics: Listen | None = None  # where to serve Prometheus metrics (GET /metrics); None: off
     opers: tuple[Oper, ...] = ()
     admin: tuple[str, str, str] = ("", "", "")  # ADMIN: location, details, e-mail
     allow_die: bool = False
@@ -202,7 +203,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     top = reader.mapping(data, "(top level)")
     reader.known(
         top, "",
-        {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "log_format", "opers", "admin",
+        {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "log_format", "metrics", "opers", "admin",
          "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account"},
     )
 
@@ -307,6 +308,15 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         if log_format not in LOG_FORMATS:
             raise ConfigError(source, "log_format", f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}")
         values["log_format"] = log_format
+    if "metrics" in top:
+        metrics = reader.mapping(top["metrics"], "metrics")
+        reader.known(metrics, "metrics", {"listen"})
+        if "listen" not in metrics:
+            raise reader.fail("metrics.listen", "is required (HOST:PORT, e.g. 127.0.0.1:9108)")
+        try:
+            values["metrics"] = parse_listen(reader.text(metrics["listen"], "metrics.listen"))
+        except ValueError as exc:
+            raise reader.fail("metrics.listen", str(exc)) from None
     return Config(**values)
 
 

@@ -153,6 +153,7 @@ class IRCConnection(asyncio.Protocol):
             self.peer_host = "0" + self.peer_host
         server = self.server
         server.connections.add(self)
+        server.connections_total += 1
         self.log.info("connected")
         limits = server.config.limits
         if len(server.connections) > limits.max_clients:
@@ -171,6 +172,9 @@ class IRCConnection(asyncio.Protocol):
         buffer = self._buffer + data if self._buffer else data
         lines = buffer.split(b"\n")
         self._buffer = lines.pop()
+        server = self.server  # metrics: two adds per read
+        server.lines_in += len(lines)
+        server.bytes_in += len(data)
         if self._discarding and lines:
             # The end of a line already refused as too long: not a command.
             del lines[0]
@@ -372,10 +376,10 @@ class IRCConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or not self.out:
             return
-        data = b"".join(self.out)
-        self.out.clear()
+        data = self._take_output()
         transport.write(data)
         if transport.get_write_buffer_size() > self.server.config.limits.sendq:
+            self.server.sendq_disconnects += 1
             self.close("SendQ exceeded")
             # It does not read: close() would wait for the buffer to drain forever.
             transport.abort()
@@ -394,8 +398,17 @@ class IRCConnection(asyncio.Protocol):
 
     def flush_now(self) -> None:
         if self.transport is not None and self.out:
-            self.transport.write(b"".join(self.out))
-            self.out.clear()
+            self.transport.write(self._take_output())
+
+    def _take_output(self) -> bytes:
+        """The queued bytes, counted for metrics (per flush, not per line or recipient)."""
+        out, server = self.out, self.server
+        data = b"".join(out)
+        server.deliveries += len(out)
+        server.lines_out += data.count(b"\n")
+        server.bytes_out += len(data)
+        out.clear()
+        return data
 
     def _sign_off(self, reason: str) -> None:
         if self.user is not None:

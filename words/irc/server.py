@@ -78,6 +78,17 @@ class IRCServer:
         self.whowas: deque[WhowasEntry] = deque(maxlen=config.limits.whowas_length)
         # STATS m: how often each command was dispatched (counted in IRCConnection.dispatch).
         self.command_counts: Counter[str] = Counter()
+        # Metrics (words.metrics): plain ints, added to per read and per flush, never per recipient.
+        self.connections_total = 0
+        self.lines_in = 0
+        self.bytes_in = 0
+        self.deliveries = 0  # queued writes: one per recipient of an event, or per reply
+        self.lines_out = 0
+        self.bytes_out = 0
+        self.sendq_disconnects = 0
+        self.loop_lag = 0.0  # how late the last sweep ran, in seconds
+        self.loop_lag_sum = 0.0
+        self.loop_lag_count = 0
         # DIE and RESTART ask whoever runs the server (words.app.serve) to stop it.
         self.shutdown_requested = asyncio.Event()
         self.shutdown_reason = "Server shutting down"
@@ -257,6 +268,12 @@ class IRCServer:
     # -- timeouts -------------------------------------------------------------------
 
     def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._sweeper is not None:
+            # Event-loop lag: how much later than asked this timer runs.
+            lag = self.loop_lag = max(0.0, loop.time() - self._sweeper.when())
+            self.loop_lag_sum += lag
+            self.loop_lag_count += 1
         limits = self.config.limits
         now = time.monotonic()
         for conn in list(self.connections):
@@ -272,7 +289,7 @@ class IRCServer:
             elif now - conn.last_activity > limits.ping_interval:
                 conn.ping_sent = now
                 conn.send("PING", self.name)
-        self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_SECONDS, self._sweep)
+        self._sweeper = loop.call_later(_SWEEP_SECONDS, self._sweep)
 
     # -- the welcome burst ------------------------------------------------------------
 
