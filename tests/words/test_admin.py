@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 from support import RawClient, free_port, run_words
 
+from words.store.migrations import SCHEMA_VERSION
+
 
 @pytest.fixture
 def database(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'words.db'}"
     result = run_words("db", "upgrade", "--database", url)
     assert result.returncode == 0, result.stderr
-    assert "schema at version 1 (was 0)" in result.stdout
+    assert f"schema at version {SCHEMA_VERSION} (was 0)" in result.stdout
     return url
 
 

@@ -155,6 +155,10 @@ class IRCConnection(asyncio.Protocol):
         server.connections.add(self)
         server.connections_total += 1
         self.log.info("connected")
+        dline = server.bans.find_dline(self.peer_host)
+        if dline is not None:
+            self.close(f"D-lined: {dline.reason}")
+            return
         limits = server.config.limits
         if len(server.connections) > limits.max_clients:
             self.close("Too many clients on this server; try again later")
@@ -424,6 +428,10 @@ class IRCConnection(asyncio.Protocol):
         if self.user is not None or self._logging_in or self.cap_negotiating:
             return
         if self.nick is None or self.username is None:
+            return
+        kline = self.server.bans.find_kline(self.username, [self.peer_host, self.visible_host])
+        if kline is not None:
+            self.close(f"K-lined: {kline.reason}")
             return
         if self.avatar is not None:  # logged in already; only the nick was taken
             self._sign_on()

@@ -94,12 +94,17 @@ class IRCServer:
         self.shutdown_reason = "Server shutting down"
         self.restart_requested = False
         self._unsubscribe = realm.subscribe(self._on_event)
+        # K-lines and D-lines: stored by the SQL realm, in memory otherwise.
+        from words.irc.serverbans import ServerBans
+
+        self.bans = ServerBans(getattr(realm, "server_ban_store", None), realm.casefold)
 
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> list[tuple[str, int]]:
         """Listen on every configured address; returns the bound (host, port) pairs."""
         loop = asyncio.get_running_loop()
+        await self.bans.load()  # before the first client: a D-lined address never gets in
         for listen, ssl_context in zip(self.config.listen, self._ssl_contexts):
             server = await loop.create_server(
                 lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,

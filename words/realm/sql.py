@@ -31,6 +31,7 @@ from words.store import (
     ChannelRecord,
     ChannelStore,
     Database,
+    ServerBanStore,
     check_schema,
 )
 
@@ -45,6 +46,8 @@ class SQLWordsRealm(WordsRealm):
         self.db = Database(url)
         self.accounts = AccountStore(self.db, self.casefold)
         self.channel_store = ChannelStore(self.db, self.casefold)
+        # K-lines and D-lines: the IRC server loads them at start and saves each change.
+        self.server_ban_store = ServerBanStore(self.db, self.casefold)
         self._writes: set[asyncio.Future] = set()
         self.subscribe(self._persist)
 

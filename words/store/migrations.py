@@ -26,8 +26,12 @@ def _v1(conn: Connection) -> None:
     ])
 
 
+def _v2(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.server_bans])
+
+
 # Append new steps; never edit a step that has been released.
-STEPS: list[Callable[[Connection], None]] = [_v1]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -71,3 +71,18 @@ channel_access = Table(
     Column("level", String(16), nullable=False),  # op, voice
     UniqueConstraint("channel_id", "account"),
 )
+
+# K-lines (kind "k", mask user@host) and D-lines (kind "d", mask an address or
+# CIDR); `expires` NULL for a permanent one. Added by migration step 2.
+server_bans = Table(
+    "server_bans", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(1), nullable=False),
+    Column("mask", String(300), nullable=False),
+    Column("folded", String(300), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("set_by", String(300), nullable=False),
+    Column("set_at", Float, nullable=False),
+    Column("expires", Float),
+    UniqueConstraint("kind", "folded"),
+)

@@ -1,4 +1,4 @@
-"""Server operators: OPER KILL WALLOPS REHASH DIE RESTART."""
+"""Server operators: OPER KILL WALLOPS REHASH DIE RESTART, KLINE UNKLINE DLINE UNDLINE."""
 
 from __future__ import annotations
 
@@ -119,3 +119,142 @@ def handle_die(conn: IRCConnection, msg: Message) -> None:
 @command("RESTART")
 def handle_restart(conn: IRCConnection, msg: Message) -> None:
     _shutdown(conn, "RESTART", conn.server.config.allow_restart, restart=True)
+
+
+# -- K-lines and D-lines ---------------------------------------------------------------
+
+
+def _ban_args(conn: IRCConnection, msg: Message) -> tuple[int | None, str, str] | None:
+    """[duration] mask [:reason] -> (seconds or None, mask, reason); 461 and None if no mask."""
+    from words.irc.serverbans import parse_duration
+
+    params = list(msg.params)
+    duration = parse_duration(params[0]) if len(params) > 1 else None
+    if duration is not None:
+        params.pop(0)
+    reason = params[1] if len(params) > 1 and params[1].strip() else "No reason given"
+    return duration, params[0], reason
+
+
+def _who(conn: IRCConnection) -> str:
+    assert conn.oper is not None
+    return f"{conn.nick} (oper {conn.oper.name})"
+
+
+def _kline_mask(conn: IRCConnection, target: str) -> str | None:
+    """user@host as given, or *@address of an online nick; None if neither."""
+    if "@" in target:
+        user, _, host = target.partition("@")
+        return f"{user or '*'}@{host or '*'}"
+    victim = conn.server.realm.find_user(target)
+    if victim is None or not victim.online:
+        return None
+    return f"*@{victim.real_host or victim.host}"
+
+
+def _dline_mask(conn: IRCConnection, target: str) -> str | None:
+    from words.irc.serverbans import parse_network
+
+    if parse_network(target) is not None:
+        return target
+    victim = conn.server.realm.find_user(target)
+    mind = victim.mind if victim is not None else None
+    if isinstance(mind, IRCConnection) and parse_network(mind.peer_host) is not None:
+        return mind.peer_host
+    return None
+
+
+@command("KLINE", min_params=1)
+def handle_kline(conn: IRCConnection, msg: Message) -> None:
+    if not _require_oper(conn):
+        return
+    duration, target, reason = _ban_args(conn, msg)
+    mask = _kline_mask(conn, target)
+    if mask is None:
+        conn.notice(f"*** KLINE: {target!r} is neither user@host nor an online nick")
+        return
+    conn.run_holding_input(_add_ban(conn, "k", mask, reason, duration))
+
+
+@command("DLINE", min_params=1)
+def handle_dline(conn: IRCConnection, msg: Message) -> None:
+    if not _require_oper(conn):
+        return
+    duration, target, reason = _ban_args(conn, msg)
+    mask = _dline_mask(conn, target)
+    if mask is None:
+        conn.notice(f"*** DLINE: {target!r} is neither an address, a CIDR nor an online nick")
+        return
+    conn.run_holding_input(_add_ban(conn, "d", mask, reason, duration))
+
+
+async def _add_ban(conn: IRCConnection, kind: str, mask: str, reason: str, duration: int | None) -> None:
+    import time
+
+    from words.irc.serverbans import ServerBan, format_duration
+
+    server = conn.server
+    now = time.time()
+    ban = ServerBan(kind, mask, reason, _who(conn), now, now + duration if duration else None)
+    name = f"{kind.upper()}-line"
+    how_long = f"for {format_duration(duration)}" if duration else "permanently"
+    conn.log.info("%s %s %s by %s: %s", name, mask, how_long, _who(conn), reason)
+    error = await server.bans.add(ban)
+    if conn.closing:
+        return
+    if error is not None:
+        conn.notice(f"*** {name} for {mask} is in force but could not be stored (lost at restart): {error}")
+    else:
+        conn.notice(f"*** {name} added for {mask} {how_long}: {reason}")
+    _enforce(conn, ban)
+
+
+def _enforce(conn: IRCConnection, ban) -> None:
+    """Disconnect every client the new ban matches, at once (the oper who set it is warned, not cut)."""
+    server = conn.server
+    label = "D-lined" if ban.kind == "d" else "K-lined"
+    for other in list(server.connections):
+        if other.closing:
+            continue
+        if ban.kind == "d":
+            hit = server.bans.find_dline(other.peer_host) is ban
+        else:
+            hit = other.user is not None and server.bans.find_kline(
+                other.user.username, [other.peer_host, other.user.host]) is ban
+        if not hit:
+            continue
+        if other is conn:
+            conn.notice(f"*** Your own connection matches this {label[0]}-line; it stays open")
+            continue
+        other.log.info("%s by %s: %s", label, _who(conn), ban.reason)
+        other.close(f"{label}: {ban.reason}")
+
+
+@command("UNKLINE", min_params=1)
+def handle_unkline(conn: IRCConnection, msg: Message) -> None:
+    if _require_oper(conn):
+        mask = msg.params[0]
+        if "@" not in mask:
+            mask = f"*@{mask}"
+        conn.run_holding_input(_remove_ban(conn, "k", mask))
+
+
+@command("UNDLINE", min_params=1)
+def handle_undline(conn: IRCConnection, msg: Message) -> None:
+    if _require_oper(conn):
+        conn.run_holding_input(_remove_ban(conn, "d", msg.params[0]))
+
+
+async def _remove_ban(conn: IRCConnection, kind: str, mask: str) -> None:
+    name = f"{kind.upper()}-line"
+    found, error = await conn.server.bans.remove(kind, mask)
+    if found:
+        conn.log.info("%s %s removed by %s", name, mask, _who(conn))
+    if conn.closing:
+        return
+    if not found:
+        conn.notice(f"*** No {name} for {mask}")
+    elif error is not None:
+        conn.notice(f"*** {name} for {mask} is lifted but could not be removed from the database: {error}")
+    else:
+        conn.notice(f"*** {name} for {mask} removed")

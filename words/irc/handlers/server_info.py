@@ -119,7 +119,28 @@ def handle_stats(conn: IRCConnection, msg: Message) -> None:
         for oper in server.config.opers:
             for host in oper.hosts:
                 conn.numeric(N.RPL_STATSOLINE, "O", host, "*", oper.name)
+    elif letter in ("k", "K", "d", "D"):
+        if conn.oper is None:
+            conn.numeric(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+            return
+        _stats_bans(conn, letter.lower())
     elif letter == "m":
         for name, count in sorted(server.command_counts.items()):
             conn.numeric(N.RPL_STATSCOMMANDS, name, str(count))
     conn.numeric(N.RPL_ENDOFSTATS, letter, "End of /STATS report")
+
+
+def _stats_bans(conn: IRCConnection, kind: str) -> None:
+    """STATS k: 216 K host * user :reason; STATS d: 225 address :reason (expiry, who, when)."""
+    from words.irc.serverbans import format_duration
+
+    now = time.time()
+    for ban in conn.server.bans.active(kind, now):
+        left = "permanent" if ban.expires is None else f"expires in {format_duration(ban.expires - now)}"
+        set_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ban.set_at))
+        text = f"{ban.reason} ({left}; set by {ban.set_by} at {set_at})"
+        if kind == "k":
+            user, _, host = ban.mask.partition("@")
+            conn.numeric(N.RPL_STATSKLINE, "K", host, "*", user, text)
+        else:
+            conn.numeric(N.RPL_STATSDLINE, ban.mask, text)

@@ -1,0 +1,141 @@
+"""K-lines (user@host) and D-lines (address or CIDR): server-wide bans set by opers.
+
+A D-line refuses a connection as soon as it is made and disconnects matching
+clients at once; a K-line disconnects a matching user@host when it registers
+and at once. Both may expire (`KLINE 2h ...`). With the SQL realm they are
+stored (`server_bans` table) and loaded at start; otherwise they live in memory
+until the server stops. Expired bans are ignored (and dropped when next seen).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import time
+from typing import TYPE_CHECKING
+
+from words.masks import match_mask
+from words.store.serverbans import ServerBanRecord as ServerBan
+
+if TYPE_CHECKING:
+    from words.store.serverbans import ServerBanStore
+
+log = logging.getLogger("words.irc")
+
+__all__ = ["ServerBan", "ServerBans", "format_duration", "parse_duration"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^(\d+[smhdw])+$")
+
+
+def parse_duration(text: str) -> int | None:
+    """'10m', '2h', '1d', '1h30m', '90s' -> seconds; a bare number is minutes (as ircds); else None."""
+    text = text.lower()
+    if text.isdigit():
+        return int(text) * 60 if int(text) > 0 else None
+    if not _DURATION.match(text):
+        return None
+    seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhdw])", text))
+    return seconds or None
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts)
+
+
+def parse_network(mask: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """An address or CIDR for a D-line, or None if it is neither."""
+    try:
+        return ipaddress.ip_network(mask, strict=False)
+    except ValueError:
+        return None
+
+
+def _address(host: str):
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+class ServerBans:
+    """The K-lines and D-lines in force, and their store (None: in memory only)."""
+
+    def __init__(self, store: ServerBanStore | None = None, casefold=str.lower) -> None:
+        self.store = store
+        self.casefold = casefold
+        self._bans: dict[tuple[str, str], ServerBan] = {}  # (kind, folded mask) -> ban
+        self._networks: dict[str, object] = {}  # D-line mask -> its network
+
+    async def load(self) -> None:
+        if self.store is None:
+            return
+        for ban in await self.store.all():
+            self._put(ban)
+        log.info("loaded %d server bans", len(self._bans))
+
+    def _put(self, ban: ServerBan) -> None:
+        self._bans[(ban.kind, self.casefold(ban.mask))] = ban
+        if ban.kind == "d":
+            self._networks[ban.mask] = parse_network(ban.mask)
+
+    def active(self, kind: str, now: float | None = None) -> list[ServerBan]:
+        """The bans of `kind` in force now, oldest first; expired ones are forgotten."""
+        now = time.time() if now is None else now
+        for key, ban in list(self._bans.items()):
+            if ban.expires is not None and ban.expires <= now:
+                del self._bans[key]
+                self._networks.pop(ban.mask, None)
+        return sorted((b for b in self._bans.values() if b.kind == kind), key=lambda b: b.set_at)
+
+    def find_dline(self, host: str) -> ServerBan | None:
+        address = _address(host)
+        if address is None:
+            return None
+        for ban in self.active("d"):
+            network = self._networks.get(ban.mask)
+            if network is not None and address.version == network.version and address in network:
+                return ban
+        return None
+
+    def find_kline(self, username: str, hosts: list[str]) -> ServerBan | None:
+        """The K-line matching `username@host` for any of `hosts` (real address, cloak)."""
+        masks = [self.casefold(f"{username}@{host}") for host in hosts]
+        for ban in self.active("k"):
+            pattern = self.casefold(ban.mask)
+            if any(match_mask(pattern, mask) for mask in masks):
+                return ban
+        return None
+
+    async def add(self, ban: ServerBan) -> str | None:
+        """Put `ban` in force (replacing one with its mask); stores it. Returns a store error or None."""
+        self._put(ban)
+        if self.store is None:
+            return None
+        try:
+            await self.store.save(ban)
+        except Exception as exc:
+            log.error("could not store the %s-line %s: %s", ban.kind.upper(), ban.mask, exc)
+            return str(exc)
+        return None
+
+    async def remove(self, kind: str, mask: str) -> tuple[bool, str | None]:
+        """Lift a ban: (whether one was in force, a store error or None)."""
+        ban = self._bans.pop((kind, self.casefold(mask)), None)
+        if ban is not None:
+            self._networks.pop(ban.mask, None)
+        if self.store is None:
+            return ban is not None, None
+        try:
+            await self.store.remove(kind, mask)
+        except Exception as exc:
+            log.error("could not remove the %s-line %s: %s", kind.upper(), mask, exc)
+            return ban is not None, str(exc)
+        return ban is not None, None
