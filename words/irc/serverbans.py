@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from words.masks import match_mask
+from words.store.database import StoreError
 from words.store.serverbans import ServerBanRecord as ServerBan
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class ServerBans:
             return None
         try:
             await self.store.save(ban)
-        except Exception as exc:
+        except StoreError as exc:
             log.error("could not store the %s-line %s: %s", ban.kind.upper(), ban.mask, exc)
             return str(exc)
         return None
@@ -135,7 +136,7 @@ class ServerBans:
             return ban is not None, None
         try:
             await self.store.remove(kind, mask)
-        except Exception as exc:
+        except StoreError as exc:
             log.error("could not remove the %s-line %s: %s", kind.upper(), mask, exc)
             return ban is not None, str(exc)
         return ban is not None, None
