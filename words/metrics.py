@@ -73,7 +73,7 @@ def render(server: IRCServer) -> str:
     """The Prometheus text exposition of `server`'s state and counters."""
     out: list[str] = []
 
-    def metric(name: str, kind: str, help_: str, value: float | int, labels: str = "") -> None:
+    def metric(name: str, kind: str, help_: str, value: float | str, labels: str = "") -> None:
         out.append(f"# HELP {name} {help_}\n# TYPE {name} {kind}\n{name}{labels} {value}\n")
 
     throttle = server.portal.throttle
@@ -151,7 +151,7 @@ class MetricsServer:
                 return
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_TIMEOUT)
-            except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 return
             request = head.split(b"\r\n", 1)[0].decode("latin-1").split()
             if len(request) == 3 and request[0] == "GET" and request[1].split("?", 1)[0] == "/metrics":

@@ -206,7 +206,7 @@ async def test_event_loop_lag_is_measured_by_the_sweep_timer(start_server, metri
     server = await start_server()
     endpoint = await metrics(server)
     count = server.loop_lag_count
-    time.sleep(1.2)  # block the loop past the next sweep (once a second)
+    time.sleep(1.2)  # noqa: ASYNC251 -- on purpose: block the loop past the next sweep (once a second)
     await wait_until(lambda: server.loop_lag_count > count, "a sweep", timeout=5)
     values = await scrape(endpoint)
     assert values["words_event_loop_lag_seconds"] >= 0.15
