@@ -115,6 +115,17 @@ def postgres_url() -> str:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def prosody():
+    """A real Prosody on free loopback ports for this session (tests/xmpp_support.py)."""
+    from xmpp_support import ProsodyServer
+
+    server = ProsodyServer()
+    server.start()
+    yield server
+    server.close()
+
+
 REALM_KINDS = ["memory", "sqlite", "postgresql"]
 
 
@@ -149,6 +160,7 @@ async def make_realm(request, tmp_path):
 SYSTEM_SERVERS = [
     (("postgres_url", "[postgresql"), ("postgresql", "psql")),
     (("ngircd_binary", "[ngircd"), ("ngircd", "ngircd")),
+    (("prosody", "[prosody"), ("prosody", "prosody")),
 ]
 
 
