@@ -80,6 +80,7 @@ class Limits:
     login_failures_per_address: int = 20
     login_failure_window: float = 60.0
     sasl_timeout: float = 30.0  # seconds for one AUTHENTICATE exchange, then 904
+    max_monitor_entries: int = 100  # MONITOR: nicks on one client's list (ISUPPORT MONITOR=)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ def load_handlers() -> dict[str, Command]:
         ircv3,
         messages,
         modes,
+        monitor,
         operators,
         queries,
         registration,

@@ -417,6 +417,7 @@ class IRCConnection(asyncio.Protocol):
     def _sign_off(self, reason: str) -> None:
         if self.user is not None:
             self.server.local_users -= 1
+        self.server.monitors.clear(self)  # a MONITOR list ends with its connection
         avatar, self.avatar, self.user = self.avatar, None, None
         if avatar is not None:
             avatar.logout(reason)

@@ -17,6 +17,7 @@ from words.irc import numerics as N
 from words.irc.commands import load_handlers
 from words.irc.connection import IRCConnection, user_prefix
 from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
+from words.irc.monitor import Monitors
 from words.irc.tls import server_context
 from words.masks import match_mask
 from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
@@ -93,6 +94,8 @@ class IRCServer:
         self.shutdown_requested = asyncio.Event()
         self.shutdown_reason = "Server shutting down"
         self.restart_requested = False
+        # MONITOR lists; told of sign-ons, quits and nick changes by _on_event.
+        self.monitors = Monitors(realm.casefold)
         self._unsubscribe = realm.subscribe(self._on_event)
         # K-lines and D-lines: stored by the SQL realm, in memory otherwise.
         from words.irc.serverbans import ServerBans
@@ -154,6 +157,8 @@ class IRCServer:
 
     def _on_event(self, event: Event) -> None:
         kind = type(event)
+        if kind is SignedOn or kind is Quit or kind is Renamed:
+            self.monitors.on_event(event)
         if kind is SignedOn:
             self.user_count += 1
             self.max_user_count = max(self.max_user_count, self.user_count)
@@ -315,6 +320,7 @@ class IRCServer:
             f"KICKLEN={limits.kicklen}",
             f"MAXLIST=beI:{limits.max_list_entries}",
             f"MODES={limits.max_modes}",
+            f"MONITOR={limits.max_monitor_entries}",
             f"NETWORK={self.config.network}",
             f"NICKLEN={limits.nicklen}",
             "PREFIX=(ov)@+",
