@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from words.casemap import CASEMAPPINGS
+from words.irc.connlimits import check_exempt_entry
 
 DEFAULT_MOTD = "Welcome to words, an IRC server on asyncio. Be excellent to each other."
 
@@ -64,6 +65,16 @@ class Limits:
     ping_timeout: float = 60.0  # seconds to answer that PING
     sendq: int = 1048576  # bytes queued for one client before "SendQ exceeded"
     max_per_ip: int = 10  # connections from one address (per_ip_exempt are not counted)
+    # Connections from one network: an IPv4 /cidr_v4_prefix, an IPv6 /cidr_v6_prefix.
+    max_per_cidr_v4: int = 50
+    cidr_v4_prefix: int = 24
+    max_per_cidr_v6: int = 20
+    cidr_v6_prefix: int = 64
+    # Reconnect throttling: at most throttle_connections attempts from one
+    # address within throttle_window seconds (refused attempts count too).
+    throttle_connections: int = 20
+    throttle_window: float = 60.0
+    # Addresses or CIDR networks that none of the connection caps above count.
     per_ip_exempt: tuple[str, ...] = ("127.0.0.1", "::1")
     # Input pacing ("fakelag"): a burst of flood_burst lines, then flood_rate
     # lines a second; lines beyond that wait, and more than flood_max_queued
@@ -278,6 +289,13 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
             if not isinstance(value, list):
                 raise reader.fail(f"limits.{key}", "must be a list of addresses")
             limit_values[key] = tuple(reader.text(v, f"limits.{key}[{i}]") for i, v in enumerate(value))
+    for key, bits in (("cidr_v4_prefix", 32), ("cidr_v6_prefix", 128)):
+        if limit_values.get(key, 0) > bits:
+            raise reader.fail(f"limits.{key}", f"must be at most {bits}, got {limit_values[key]}")
+    for i, entry in enumerate(limit_values.get("per_ip_exempt", ())):
+        problem = check_exempt_entry(entry)
+        if problem is not None:
+            raise reader.fail(f"limits.per_ip_exempt[{i}]", f"not an address or CIDR network: {problem}")
     values["limits"] = Limits(**limit_values)
 
     if "opers" in top:

@@ -25,6 +25,7 @@ from words.irc.codec import (
     format_line,
     parse_line,
 )
+from words.irc.connlimits import Admission, Refused
 from words.irc.modes import USER_MODE_LETTERS, render_changes
 from words.irc.tags import VARIANT_CAPS, label_lines, render_tags
 from words.realm import ChatAvatar, DuplicateUser, Group, User
@@ -91,7 +92,7 @@ class IRCConnection(asyncio.Protocol):
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
-        "_tokens", "_token_time", "_lagged", "_lag_handle", "_counted_ip", "_discarding",
+        "_tokens", "_token_time", "_lagged", "_lag_handle", "_admission", "_discarding",
         "caps", "cap_version", "sasl", "render_key", "_batches",
     )
 
@@ -133,7 +134,7 @@ class IRCConnection(asyncio.Protocol):
         self._token_time = now
         self._lagged: deque[bytes] | None = None  # made on the first lagged line
         self._lag_handle: asyncio.TimerHandle | None = None
-        self._counted_ip: str | None = None  # the address counted against max_per_ip
+        self._admission: Admission | None = None  # what it counts against the connection caps
 
     @property
     def log(self) -> logging.LoggerAdapter:
@@ -163,12 +164,10 @@ class IRCConnection(asyncio.Protocol):
         if len(server.connections) > limits.max_clients:
             self.close("Too many clients on this server; try again later")
             return
-        ip = str(peer[0])
-        if ip not in limits.per_ip_exempt:
-            self._counted_ip = ip
-            server.per_ip[ip] += 1
-            if server.per_ip[ip] > limits.max_per_ip:
-                self.close("Too many connections from your host")
+        try:
+            self._admission = server.conn_limits.admit(str(peer[0]), limits, time.monotonic())
+        except Refused as refused:
+            self.close(str(refused))
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = time.monotonic()
@@ -201,11 +200,9 @@ class IRCConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
-        ip, self._counted_ip = self._counted_ip, None
-        if ip is not None:
-            self.server.per_ip[ip] -= 1
-            if self.server.per_ip[ip] <= 0:
-                del self.server.per_ip[ip]
+        admission, self._admission = self._admission, None
+        if admission is not None:
+            self.server.conn_limits.release(admission)
         if self._lag_handle is not None:
             self._lag_handle.cancel()
         reason = "Connection closed" if exc is None else f"Connection error: {exc}"

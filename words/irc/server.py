@@ -16,6 +16,7 @@ from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
 from words.irc.commands import load_handlers
 from words.irc.connection import IRCConnection, user_prefix
+from words.irc.connlimits import ConnectionLimiter
 from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
 from words.irc.monitor import Monitors
 from words.irc.tls import server_context
@@ -70,7 +71,9 @@ class IRCServer:
         self.bound: list[tuple[str, int]] = []
         self.isupport = self._isupport_lines()
         self._ssl_contexts = [self._tls(i, listen) for i, listen in enumerate(config.listen)]
-        self.per_ip: Counter[str] = Counter()
+        # Connection caps per address and per network, and reconnect throttling.
+        self.conn_limits = ConnectionLimiter()
+        self.per_ip = self.conn_limits.per_ip
         # Counted from the realm's events, so LUSERS costs nothing per client.
         self.user_count = 0
         self.local_users = 0  # registered connections of this server
@@ -286,6 +289,7 @@ class IRCServer:
             self.loop_lag_count += 1
         limits = self.config.limits
         now = time.monotonic()
+        self.conn_limits.forget_old_attempts(limits, now)
         for conn in list(self.connections):
             if conn.closing:
                 continue
