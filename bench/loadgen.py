@@ -46,9 +46,11 @@ class Client(asyncio.Protocol):
     __slots__ = (
         "w", "gid", "nick", "probe", "transport", "partial", "privmsgs", "registered",
         "closed", "joins", "speak", "base", "extra", "seq", "seen", "nick_pending", "error",
+        "password",
     )
 
-    def __init__(self, worker: Worker, gid: int, nick: str, probe: bool) -> None:
+    def __init__(self, worker: Worker, gid: int, nick: str, probe: bool,
+                 password: str | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.w = worker
         self.gid = gid
@@ -67,11 +69,14 @@ class Client(asyncio.Protocol):
         self.seen: dict[tuple[int, bytes], int] = {}  # probe: (sender, channel) -> last seq
         self.nick_pending = False
         self.error = b""
+        self.password = password.encode() if password else b""
 
     # -- asyncio.Protocol --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.password:
+            transport.write(b"PASS %s\r\n" % self.password)  # type: ignore[attr-defined]
         transport.write(b"NICK %s\r\nUSER b%d 0 * :bench client\r\n" % (self.nick, self.gid))  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -235,8 +240,9 @@ class Worker:
     # -- operations ----------------------------------------------------------------------
 
     async def op_connect(self, host: str, port: int, clients: list, inflight: int,
-                         start_at: float, timeout: float) -> dict:
-        """Connect and register clients [(gid, nick, probe)], at most `inflight` at once."""
+                         start_at: float, timeout: float, password: str | None = None) -> dict:
+        """Connect and register clients [(gid, nick, probe)], at most `inflight` at once;
+        with `password`, each sends PASS first."""
         loop = asyncio.get_running_loop()
         await _sleep_until(start_at)
         deadline = time.monotonic() + timeout
@@ -246,7 +252,7 @@ class Worker:
 
         async def one(gid: int, nick: str, probe: bool) -> None:
             async with sem:
-                client = Client(self, gid, nick, probe)
+                client = Client(self, gid, nick, probe, password)
                 try:
                     await asyncio.wait_for(
                         loop.create_connection(lambda: client, host, port),

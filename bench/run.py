@@ -37,7 +37,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = 0
 
 SCENARIOS = ("fanout", "storm", "idle", "mix")
-SERVERS = ("words", "ngircd")
+# words-uvloop: words with `event_loop: uvloop` (the optional extra words[uvloop]).
+SERVERS = ("words", "ngircd", "words-uvloop")
+DEFAULT_SERVERS = ("words", "ngircd")
+# The storm's hashed-password phase: every client sends PASS bench:<this>, checked
+# against a password file holding words' default scrypt hash.
+BENCH_ACCOUNT, BENCH_PASSWORD = "bench", "bench-password"
 
 
 # -- sizes -----------------------------------------------------------------------------
@@ -64,6 +69,7 @@ class Sizes:
     # Connections registering at once everywhere else: under ngIRCd's listen
     # backlog of 10 (a full accept queue makes the kernel drop or reset connections).
     paced_inflight: int = 8
+    hashed_clients: int = 200  # storm: registrations with a password checked against a hash
     drain_seconds: float = 20.0
 
 
@@ -72,7 +78,7 @@ QUICK = Sizes(
     fanout_steps=(100_000, 300_000, 1_000_000, 3_000_000), fanout_latency_rate=100_000,
     step_seconds=1.0, storm_clients=500, storm_channel_size=50, idle_sizes=(500,),
     idle_channel_size=50, mix_clients=200, mix_channels=20, mix_rate=300.0, mix_seconds=3.0,
-    inflight=100, drain_seconds=5.0,
+    inflight=100, hashed_clients=24, drain_seconds=5.0,
 )
 
 
@@ -156,6 +162,8 @@ realm:
   name: bench.local
 auth:
   - anonymous
+  - file:{passwd}
+event_loop: {event_loop}
 limits:
   nicklen: 30
   max_channels_per_user: 500
@@ -209,9 +217,15 @@ class Server:
 
     def command(self) -> list[str]:
         self.port = free_port()
-        if self.kind == "words":
-            path = self.workdir / "words.yaml"
-            path.write_text(WORDS_CONFIG.format(host=HOST, port=self.port))
+        if self.kind.startswith("words"):
+            from words.cred import DEFAULT_HASHER
+
+            passwd = self.workdir / "passwd"
+            passwd.write_text(f"{BENCH_ACCOUNT}:{DEFAULT_HASHER.hash(BENCH_PASSWORD)}\n")
+            loop = "uvloop" if self.kind == "words-uvloop" else "asyncio"
+            path = self.workdir / f"{self.kind}.yaml"
+            path.write_text(WORDS_CONFIG.format(host=HOST, port=self.port, passwd=passwd,
+                                                event_loop=loop))
             return [sys.executable, "-m", "words", "serve", "--config", str(path)]
         if self.kind == "ngircd":
             binary = ensure_system_package("ngircd", "ngircd")
@@ -273,11 +287,13 @@ def by_worker(lg: LoadGen, gids: list[int]) -> list[list[int]]:
 
 
 def connect(lg: LoadGen, server: Server, gids: list[int], probes: set[int], inflight: int,
-            timeout: float = 120.0, allow_failures: bool = False) -> dict:
+            timeout: float = 120.0, allow_failures: bool = False,
+            password: str | None = None) -> dict:
     start_at = time.monotonic() + 0.3
     per = by_worker(lg, gids)
     args = [{"host": HOST, "port": server.port, "clients": [(g, nick(g), g in probes) for g in ws],
-             "inflight": max(1, inflight // lg.n), "start_at": start_at, "timeout": timeout}
+             "inflight": max(1, inflight // lg.n), "start_at": start_at, "timeout": timeout,
+             "password": password}
             for ws in per]
     replies = lg.call("connect", args, timeout + 30)
     registered = sum(r["registered"] for r in replies)
@@ -625,7 +641,21 @@ def scenario_storm(server: Server, lg: LoadGen, sz: Sizes, log: Callable, profil
     log(f"  {server.kind} storm burst: {burst['registered']} registered in {burst['seconds']:.2f}s, "
         f"{overflows} listen-queue overflows, {burst['failed']} failed {burst['failures']}")
     q2 = quit_all(lg, server)
-    return {
+    hashed: dict[str, Any] = {}
+    if server.kind.startswith("words"):
+        # Logins checked against a scrypt hash (off the loop, a bounded number at once).
+        hashed_gids = list(range(2 * n, 2 * n + sz.hashed_clients))
+        cpu3 = server.cpu()
+        h = connect(lg, server, hashed_gids, set(), sz.paced_inflight,
+                    password=f"{BENCH_ACCOUNT}:{BENCH_PASSWORD}")
+        cpu4 = server.cpu()
+        log(f"  {server.kind} storm with hashed passwords: {h['registered']} registered in "
+            f"{h['seconds']:.2f}s")
+        quit_all(lg, server)
+        hashed = {"hashed_clients": sz.hashed_clients,
+                  "hashed_registrations_per_s": round(h["per_second"], 1),
+                  "hashed_cpu_us_per_client": round((cpu4 - cpu3) * 1e6 / sz.hashed_clients)}
+    return {**hashed,
         "clients": n, "channels": nch, "paced_inflight": sz.paced_inflight,
         "burst_inflight": sz.inflight,
         "registrations_per_s": round(reg["per_second"]),
@@ -827,6 +857,9 @@ ROWS = [
     ("storm", "burst_listen_overflows", "storm burst: listen-queue overflows", "low", "{:,}"),
     ("storm", "burst_failed", "storm burst: connections refused/reset", "low", "{:,}"),
     ("storm", "kb_per_client", "storm KB per joined client", "low", "{:.2f}"),
+    ("storm", "hashed_registrations_per_s", "storm registrations/s with hashed passwords (PASS)", "high",
+     "{:,.1f}"),
+    ("storm", "hashed_cpu_us_per_client", "storm server CPU µs per hashed-password login", "low", "{:,}"),
     ("storm", "users_left", "storm users left after QUIT (incl. probe)", None, "{}"),
     ("idle", "kb_per_client", "idle KB per client", "low", "{:.2f}"),
     ("idle", "retained_after_leave_kb", "idle KB retained after all left", "low", "{:,}"),
@@ -885,7 +918,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default=",".join(SCENARIOS),
                         help="comma-separated: " + ", ".join(SCENARIOS) + " (default: all)")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated: words, ngircd")
+    parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
+                        help="comma-separated: " + ", ".join(SERVERS) + " (default: words,ngircd)")
     parser.add_argument("--quick", action="store_true", help="small numbers, a smoke run (< 60 s)")
     parser.add_argument("--workers", type=int, default=0, help="load generator processes (default: auto)")
     parser.add_argument("--profile", action="store_true", help="py-spy profile of words during fan-out")

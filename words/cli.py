@@ -117,12 +117,25 @@ def _serve(args: argparse.Namespace) -> int:
         await task
 
     try:
-        asyncio.run(run())
+        _event_loop_runner(config)(run())
     except OSError as exc:  # typically the address is already in use
         return _fail(f"cannot listen: {exc.strerror or exc}")
+    except ImportError as exc:
+        return _fail(f"{config.source}: event_loop: {exc}")
     if server.restart_requested:
         _restart()
     return 0
+
+
+def _event_loop_runner(config: Config):
+    """asyncio.run, or uvloop.run when the config asks for uvloop (an optional extra)."""
+    if config.event_loop != "uvloop":
+        return asyncio.run
+    try:
+        import uvloop
+    except ImportError:
+        raise ImportError("uvloop is not installed (pip install 'words[uvloop]')") from None
+    return uvloop.run
 
 
 def _restart() -> None:

@@ -162,6 +162,8 @@ class Config:
     cloak: Cloak | None = None  # None: hosts are shown as they are
     # Clients must log in (SASL, PASS) before registration completes.
     require_account: bool = False
+    # uvloop: the optional extra words[uvloop] (bench/README.md has the figures).
+    event_loop: str = "asyncio"
 
     @property
     def tls_enabled(self) -> bool:
@@ -175,6 +177,7 @@ class Config:
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")  # as words.logs.LOG_FORMATS
+EVENT_LOOPS = ("asyncio", "uvloop")
 
 
 def parse_listen(value: str) -> Listen:
@@ -216,7 +219,8 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     reader.known(
         top, "",
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "log_format", "metrics", "opers", "admin",
-         "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account"},
+         "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account",
+         "event_loop"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -317,16 +321,13 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
     if "services" in top:
         values["services"] = _services(reader, top["services"])
 
-    if "log_level" in top:
-        level = reader.text(top["log_level"], "log_level").lower()
-        if level not in LOG_LEVELS:
-            raise ConfigError(source, "log_level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
-        values["log_level"] = level
-    if "log_format" in top:
-        log_format = reader.text(top["log_format"], "log_format").lower()
-        if log_format not in LOG_FORMATS:
-            raise ConfigError(source, "log_format", f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}")
-        values["log_format"] = log_format
+    for key, choices in (("log_level", LOG_LEVELS), ("log_format", LOG_FORMATS),
+                         ("event_loop", EVENT_LOOPS)):
+        if key in top:
+            choice = reader.text(top[key], key).lower()
+            if choice not in choices:
+                raise ConfigError(source, key, f"{choice!r} is not one of {', '.join(choices)}")
+            values[key] = choice
     if "metrics" in top:
         metrics = reader.mapping(top["metrics"], "metrics")
         reader.known(metrics, "metrics", {"listen"})

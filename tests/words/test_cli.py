@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import pytest
+
 from support import RawClient, free_port, run_words
 
 
@@ -119,6 +121,25 @@ async def test_default_serve_allows_anonymous_and_says_goodbye_on_sigterm(words_
     assert "Server shutting down" in error.params[0]
     assert proc.wait(timeout=10) == 0
     await client.close()
+
+
+async def test_serve_runs_on_uvloop_when_the_config_says_so(tmp_path, words_process):
+    pytest.importorskip("uvloop")  # the optional extra words[uvloop]
+    port = free_port()
+    config = tmp_path / "words.yaml"
+    config.write_text(f"listen: ['127.0.0.1:{port}']\nevent_loop: uvloop\n")
+    proc = words_process("--config", str(config), port=port)
+    alice = await RawClient.connect(port)
+    bob = await RawClient.connect(port)
+    await alice.register("alice")
+    await bob.register("bob")
+    await alice.send("PRIVMSG bob :over libuv")
+    line = await bob.expect("PRIVMSG")
+    assert line.params == ["bob", "over libuv"] and line.source.startswith("alice!")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    await alice.close()
+    await bob.close()
 
 
 async def test_sighup_reloads_the_config_and_keeps_connections(tmp_path, words_process):

@@ -88,6 +88,7 @@ def test_motd_file_is_read_relative_to_the_config(tmp_path):
         ("auth: [3]", "auth[0]: must be a string, got int"),
         ("hashing: {cost: 3}", "hashing.cost: unknown key"),
         ("log_level: loud", "log_level: 'loud' is not one of debug, info, warning, error"),
+        ("event_loop: trio", "event_loop: 'trio' is not one of asyncio, uvloop"),
         ("- just\n- a list", "(top level): must be a mapping, got list"),
         ("server: [oops", "line 1: not valid YAML"),
     ],

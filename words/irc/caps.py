@@ -31,6 +31,7 @@ IRCV3_CAPS = (
     "account-notify",
     "invite-notify",
     "setname",
+    "chghost",
     "standard-replies",
     "batch",
     "labeled-response",

@@ -33,6 +33,7 @@ from words.realm.events import (
     AccountChanged,
     AwayChanged,
     Event,
+    HostChanged,
     Invited,
     Joined,
     Kicked,
@@ -145,8 +146,8 @@ class IRCConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (asyncio's, or uvloop's, which is not an asyncio.Transport subclass).
+        self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.peer_host, self.peer_port = str(peer[0]), int(peer[1])
         if self.peer_host.startswith(":"):
@@ -587,6 +588,44 @@ class IRCConnection(asyncio.Protocol):
     def user_realname_changed(self, event: RealnameChanged) -> None:
         if "setname" in self.caps:
             self._emit(event, event.user, "SETNAME", event.realname)
+
+    def user_host_changed(self, event: HostChanged) -> None:
+        """chghost: CHGHOST from the old mask; without it, a QUIT and JOINs as from a new client."""
+        user = event.user
+        old_mask = f"{user.name}!{event.old_username}@{event.old_host}"
+        if "chghost" in self.caps:
+            self._emit(event, old_mask, "CHGHOST", event.username, event.host)
+        elif user is self.user:
+            # The user itself cannot see itself quit: it is told its new host instead.
+            self.numeric(N.RPL_HOSTHIDDEN, event.host, "is now your displayed host")
+        else:
+            self._host_change_fallback(event, old_mask)
+
+    def _host_change_fallback(self, event: HostChanged, old_mask: str) -> None:
+        """IRCv3 chghost's fallback: QUIT, then for each shared channel JOIN and its MODE.
+
+        What each client gets depends on the channels it shares with the user,
+        so these lines are made for this client alone (host changes are rare).
+        """
+        user, me = event.user, self.user
+        key = ("chghost-fallback", self.conn_id)
+        data = [self._render(event, old_mask, [("QUIT", "Changing host")], key)]
+        extended = "extended-join" in self.caps
+        for group in user.groups.values():
+            if me not in group.members:
+                continue
+            join = ("JOIN", group.name, user.account or "*", user.realname) if extended else (
+                "JOIN", group.name)
+            data.append(self._render(event, user, [join], key))
+            status = group.members.get(user, "")
+            if status:
+                letters = "".join(c for c in "ov" if c in status)
+                mode = ("MODE", group.name, "+" + letters, *[user.name] * len(letters))
+                data.append(self._render(event, None, [mode], key))
+            if user.away is not None and "away-notify" in self.caps:
+                data.append(self._render(event, user, [("AWAY", user.away)], key))
+        event.rendered.pop(key, None)
+        self.write(b"".join(data))
 
     def user_flags_changed(self, event: UserFlagsChanged) -> None:
         user = event.user

@@ -252,3 +252,21 @@ class RealnameChanged(Event):
     mind_method: ClassVar[str | None] = "user_realname_changed"
     user: User
     realname: str
+
+@dataclass(slots=True, kw_only=True)
+class HostChanged(Event):
+    """`user`'s user name or visible host changed (an oper's CHGHOST, a vhost).
+
+    Once applied, `user.username` and `user.host` are the new ones; the old
+    ones are kept here, since front ends name the user by its old mask
+    (IRC: `:nick!old_user@old_host CHGHOST new_user new_host`). The real
+    address (`user.real_host`) never changes. The user and the minds sharing
+    a group with it are told.
+    """
+
+    mind_method: ClassVar[str | None] = "user_host_changed"
+    user: User
+    old_username: str
+    old_host: str
+    username: str
+    host: str

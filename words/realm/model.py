@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from words.realm.events import (
         AccountChanged,
         AwayChanged,
+        HostChanged,
         Invited,
         Joined,
         Kicked,
@@ -47,6 +48,7 @@ class ChatClient(Protocol):
     def account_changed(self, event: AccountChanged) -> None: ...
     def user_away_changed(self, event: AwayChanged) -> None: ...
     def user_realname_changed(self, event: RealnameChanged) -> None: ...
+    def user_host_changed(self, event: HostChanged) -> None: ...
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)

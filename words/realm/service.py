@@ -44,6 +44,7 @@ from words.realm.events import (
     GroupDropped,
     GroupRegistered,
     GroupRemoved,
+    HostChanged,
     Invited,
     Joined,
     Kicked,
@@ -150,6 +151,7 @@ class WordsRealm:
             AccessChanged: self._apply_access_changed,
             AccountChanged: self._apply_account_changed,
             RealnameChanged: self._apply_realname_changed,
+            HostChanged: self._apply_host_changed,
         }
 
     # -- the one place -------------------------------------------------------
@@ -300,6 +302,14 @@ class WordsRealm:
         if realname == user.realname:
             return
         self.apply(RealnameChanged(user=user, realname=realname))
+
+    def set_host(self, user: User, username: str, host: str) -> None:
+        """Change the user name and visible host `user` is shown with (IRC: CHGHOST)."""
+        if username == user.username and host == user.host:
+            return
+        self.apply(HostChanged(
+            user=user, old_username=user.username, old_host=user.host, username=username, host=host,
+        ))
 
     def rename(self, user: User, new_name: str) -> None:
         folded = self.casefold(new_name)
@@ -543,6 +553,11 @@ class WordsRealm:
 
     def _apply_realname_changed(self, event: RealnameChanged) -> Iterable[ChatClient]:
         event.user.realname = event.realname
+        return self._minds_sharing_groups(event.user, include_self=True)
+
+    def _apply_host_changed(self, event: HostChanged) -> Iterable[ChatClient]:
+        event.user.username = event.username
+        event.user.host = event.host
         return self._minds_sharing_groups(event.user, include_self=True)
 
     def _apply_user_flags_changed(self, event: UserFlagsChanged) -> Iterable[ChatClient]:

@@ -1,4 +1,4 @@
-"""Server operators: OPER KILL WALLOPS REHASH DIE RESTART, KLINE UNKLINE DLINE UNDLINE."""
+"""Server operators: OPER KILL WALLOPS REHASH DIE RESTART CHGHOST, KLINE UNKLINE DLINE UNDLINE."""
 
 from __future__ import annotations
 
@@ -95,6 +95,56 @@ def handle_rehash(conn: IRCConnection, msg: Message) -> None:
         conn.numeric(N.RPL_REHASHING, source, "Rehashing")
     else:
         conn.notice(f"*** REHASH failed, the old configuration is kept: {error}")
+
+
+# CHGHOST: what a user name and a visible host may hold (InspIRCd's default charmap).
+_USERNAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~"
+)
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
+_USERNAME_LEN = 16
+_HOST_LEN = 64
+
+
+def _bad_user_or_host(username: str, host: str) -> str | None:
+    """What is wrong with a CHGHOST user name or host, or None."""
+    if not 0 < len(username) <= _USERNAME_LEN or not _USERNAME_CHARS.issuperset(username):
+        return f"{username!r} is not a user name (up to {_USERNAME_LEN} of A-Z a-z 0-9 - _ . ~)"
+    if (
+        not 0 < len(host) <= _HOST_LEN
+        or not _HOST_CHARS.issuperset(host)
+        or host[0] in "-./"
+    ):
+        return f"{host!r} is not a host (up to {_HOST_LEN} of A-Z a-z 0-9 - _ . /)"
+    return None
+
+
+@command("CHGHOST", min_params=3)
+def handle_chghost(conn: IRCConnection, msg: Message) -> None:
+    """CHGHOST <nick> <user> <host>: show a user with another user name and host (a vhost).
+
+    Bans still match the real address; clients with chghost see a CHGHOST
+    line, others a QUIT and JOINs (words.irc.connection.user_host_changed).
+    """
+    if not _require_oper(conn):
+        return
+    nick, username, host = msg.params[0], msg.params[1], msg.params[2]
+    realm = conn.server.realm
+    target = realm.find_user(nick)
+    if target is None or not target.online:
+        conn.numeric(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    problem = _bad_user_or_host(username, host)
+    if problem is not None:
+        conn.notice(f"*** CHGHOST: {problem}")
+        return
+    if username == target.username and host == target.host:
+        conn.notice(f"*** CHGHOST: {target.name} is already {user_prefix(target)}")
+        return
+    old = user_prefix(target)
+    conn.log.info("CHGHOST %s to %s@%s by %s", old, username, host, _who(conn))
+    realm.set_host(target, username, host)
+    conn.notice(f"*** CHGHOST: {old} is now {user_prefix(target)}")
 
 
 def _shutdown(conn: IRCConnection, name: str, allowed: bool, restart: bool) -> None:
