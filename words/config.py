@@ -15,6 +15,7 @@ import yaml
 
 from words.casemap import CASEMAPPINGS
 from words.irc.connlimits import check_exempt_entry
+from words.names import CHANNEL_CHARSETS, NICK_CHARSETS
 
 DEFAULT_MOTD = "Welcome to words, an IRC server on asyncio. Be excellent to each other."
 
@@ -162,6 +163,10 @@ class Config:
     cloak: Cloak | None = None  # None: hosts are shown as they are
     # Clients must log in (SASL, PASS) before registration completes.
     require_account: bool = False
+    # What nicks and channel names may hold (words.names): nicks ascii|utf8,
+    # channels rfc|ascii|utf8. With utf8 nicks, look-alikes of nicks in use are refused.
+    nick_charset: str = "ascii"
+    channel_charset: str = "rfc"
     # uvloop: the optional extra words[uvloop] (bench/README.md has the figures).
     event_loop: str = "asyncio"
 
@@ -220,6 +225,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         top, "",
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "log_format", "metrics", "opers", "admin",
          "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account",
+         "nick_charset", "channel_charset",
          "event_loop"},
     )
 
@@ -328,6 +334,12 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
             if choice not in choices:
                 raise ConfigError(source, key, f"{choice!r} is not one of {', '.join(choices)}")
             values[key] = choice
+    for key, charsets in (("nick_charset", NICK_CHARSETS), ("channel_charset", CHANNEL_CHARSETS)):
+        if key in top:
+            charset = reader.text(top[key], key).lower()
+            if charset not in charsets:
+                raise ConfigError(source, key, f"{charset!r} is not one of {', '.join(charsets)}")
+            values[key] = charset
     if "metrics" in top:
         metrics = reader.mapping(top["metrics"], "metrics")
         reader.known(metrics, "metrics", {"listen"})

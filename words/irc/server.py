@@ -21,6 +21,7 @@ from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
 from words.irc.monitor import Monitors
 from words.irc.tls import server_context
 from words.masks import match_mask
+from words.names import SkeletonIndex
 from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
 
 if TYPE_CHECKING:
@@ -99,6 +100,11 @@ class IRCServer:
         self.restart_requested = False
         # MONITOR lists; told of sign-ons, quits and nick changes by _on_event.
         self.monitors = Monitors(realm.casefold)
+        # Nicks in use by their skeleton, so a look-alike is refused (words.names).
+        self.nick_skeletons = SkeletonIndex(realm.casefold)
+        for user in realm.users.values():
+            if user.online:
+                self.nick_skeletons.add(user.name, user)
         self._unsubscribe = realm.subscribe(self._on_event)
         # K-lines and D-lines: stored by the SQL realm, in memory otherwise.
         from words.irc.serverbans import ServerBans
@@ -165,12 +171,16 @@ class IRCServer:
         if kind is SignedOn:
             self.user_count += 1
             self.max_user_count = max(self.max_user_count, self.user_count)
+            self.nick_skeletons.add(event.user.name, event.user)
         elif kind is Quit:
             self.user_count -= 1
             self.flag_counts.subtract(event.user.flags)
             self._remember(event.user, event.user.name, event.time)
+            self.nick_skeletons.remove(event.user.name, event.user)
         elif kind is Renamed:
             self._remember(event.user, event.old_name, event.time)
+            self.nick_skeletons.remove(event.old_name, event.user)
+            self.nick_skeletons.add(event.new_name, event.user)
         elif kind is UserFlagsChanged:
             for flag, add in event.changes:
                 self.flag_counts[flag] += 1 if add else -1

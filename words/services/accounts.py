@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from words.cred import LoginFailed, UsernamePassword
 from words.cred.scram import ScramVerifier
+from words.names import valid_nick
 from words.realm.accounts import Account, DuplicateAccount
 
 if TYPE_CHECKING:
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
     from words.cred import PasswordHasher, Portal
     from words.realm import User, WordsRealm
 
-_SPECIAL = set("[]\\`_^{|}")
-_FIRST = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") | _SPECIAL
-_REST = _FIRST | set("0123456789-")
 
 
 class RegistrationError(Exception):
@@ -53,7 +51,7 @@ class Registrar:
     def check_name(self, name: str) -> None:
         """An account name is a nick (so the nick can belong to it): RegistrationError if not."""
         maxlen = self.config.limits.nicklen
-        if not (0 < len(name) <= maxlen and name[0] in _FIRST and all(c in _REST for c in name)):
+        if not valid_nick(name, maxlen, self.config.nick_charset):
             raise RegistrationError(
                 "BAD_ACCOUNT_NAME",
                 f"Account names are nicks: a letter or one of []\\`_^{{|}} first, then also "

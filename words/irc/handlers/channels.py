@@ -8,6 +8,7 @@ from words.irc import numerics as N
 from words.irc.commands import command
 from words.irc.connection import user_prefix
 from words.masks import match_mask
+from words.names import valid_channel_name
 from words.realm import Group, NoSuchGroup
 from words.realm.errors import BadKey, Banned, GroupFull, InviteOnly, JoinRefused, NeedAccount
 
@@ -23,14 +24,6 @@ _JOIN_REFUSALS = {
     GroupFull: (N.ERR_CHANNELISFULL, "Cannot join channel (+l)"),
     NeedAccount: (N.ERR_NEEDREGGEDNICK, "Cannot join channel (+r) - you need to be logged in to an account"),
 }
-
-
-def valid_channel_name(name: str, maxlen: int) -> bool:
-    return (
-        1 < len(name) <= maxlen
-        and name[0] == "#"
-        and not any(c in name for c in " ,\x07:")
-    )
 
 
 def insider(conn: IRCConnection, group: Group) -> bool:
@@ -66,7 +59,7 @@ def handle_join(conn: IRCConnection, msg: Message) -> None:
     for i, name in enumerate(msg.params[0].split(",")):
         if not name:
             continue
-        if not valid_channel_name(name, limits.channellen):
+        if not valid_channel_name(name, limits.channellen, conn.server.config.channel_charset):
             conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
             continue
         if realm.casefold(name) in user.groups:

@@ -7,25 +7,14 @@ from typing import TYPE_CHECKING
 from words.irc import caps
 from words.irc import numerics as N
 from words.irc.commands import command
+from words.names import valid_nick
 from words.realm import DuplicateUser
 
 if TYPE_CHECKING:
     from words.irc.codec import Message
     from words.irc.connection import IRCConnection
 
-_NICK_SPECIAL = set("[]\\`_^{|}")
-_NICK_FIRST = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") | _NICK_SPECIAL
-_NICK_REST = _NICK_FIRST | set("0123456789-")
 _USERLEN = 16
-
-
-def valid_nick(nick: str, maxlen: int) -> bool:
-    """RFC 2812 nick syntax: a letter or special first, then letters, digits, specials, '-'."""
-    return (
-        0 < len(nick) <= maxlen
-        and nick[0] in _NICK_FIRST
-        and all(c in _NICK_REST for c in nick)
-    )
 
 
 def refuse_without_account(conn: IRCConnection) -> None:
@@ -52,7 +41,8 @@ def handle_nick(conn: IRCConnection, msg: Message) -> None:
         conn.numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
         return
     nick = msg.params[0]
-    if not valid_nick(nick, conn.server.config.limits.nicklen):
+    config = conn.server.config
+    if not valid_nick(nick, config.limits.nicklen, config.nick_charset):
         conn.numeric(N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
         return
     realm = conn.server.realm
@@ -60,6 +50,11 @@ def handle_nick(conn: IRCConnection, msg: Message) -> None:
     user = conn.user
     if other is not None and other is not user and (other.online or user is None):
         conn.numeric(N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    look_alike = conn.server.nick_skeletons.owner(nick)
+    if look_alike is not None and look_alike is not user and look_alike is not other:
+        # A confusable of a nick in use (words.names: the skeleton rule).
+        conn.numeric(N.ERR_NICKNAMEINUSE, nick, f"Nickname looks like {look_alike.name}, which is in use")
         return
     if user is None:
         conn.nick = nick
