@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from words.casemap import CASEMAPPINGS
+from words.cluster.settings import Cluster, parse_cluster
 from words.irc.connlimits import check_exempt_entry
 from words.names import CHANNEL_CHARSETS, NICK_CHARSETS
 
@@ -163,6 +164,7 @@ class Config:
     cloak: Cloak | None = None  # None: hosts are shown as they are
     # Clients must log in (SASL, PASS) before registration completes.
     require_account: bool = False
+    cluster: Cluster | None = None  # a node of a network on PostgreSQL + Redis (words.cluster)
     # What nicks and channel names may hold (words.names): nicks ascii|utf8,
     # channels rfc|ascii|utf8. With utf8 nicks, look-alikes of nicks in use are refused.
     nick_charset: str = "ascii"
@@ -226,7 +228,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "log_format", "metrics", "opers", "admin",
          "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account",
          "nick_charset", "channel_charset",
-         "event_loop"},
+         "event_loop", "cluster"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -326,6 +328,8 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
 
     if "services" in top:
         values["services"] = _services(reader, top["services"])
+    if "cluster" in top:
+        values["cluster"] = parse_cluster(reader, top["cluster"], values.get("database"))
 
     for key, choices in (("log_level", LOG_LEVELS), ("log_format", LOG_FORMATS),
                          ("event_loop", EVENT_LOOPS)):
