@@ -74,6 +74,8 @@ class Quit(Event):
     mind_method: ClassVar[str | None] = "user_quit"
     user: User
     reason: str
+    # The groups the user was in, filled in when applied (history keeps a QUIT in each).
+    groups: list[Group] = field(default_factory=list)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -252,6 +254,7 @@ class RealnameChanged(Event):
     mind_method: ClassVar[str | None] = "user_realname_changed"
     user: User
     realname: str
+
 
 @dataclass(slots=True, kw_only=True)
 class HostChanged(Event):

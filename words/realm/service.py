@@ -60,6 +60,7 @@ from words.realm.events import (
     UserFlagsChanged,
     Wallops,
 )
+from words.realm.history import History, MemoryHistory, Retention
 from words.realm.model import ChatClient, Group, MaskEntry, User
 
 # SettingsChanged names: member status -> status letter, list -> settings field.
@@ -126,6 +127,8 @@ class WordsRealm:
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self._subscribers: list[Subscriber] = []
+        # What was said and done, kept by enable_history (None: no history).
+        self.history: History | None = None
         # Events an applier implies (an emptied group goes away), applied
         # after the event that caused them so every consumer sees causes first.
         self._follow_ups: list[Event] = []
@@ -183,6 +186,15 @@ class WordsRealm:
         """Call `subscriber(event)` after every event; returns an unsubscribe function."""
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
+
+    def enable_history(self, retention: Retention | None = None, *, private: bool = True) -> History:
+        """Keep history from now on (in memory here; the SQL realm keeps it in its database)."""
+        self.history = self._make_history(retention, private)
+        self.subscribe(self.history.record)
+        return self.history
+
+    def _make_history(self, retention: Retention | None, private: bool) -> History:
+        return MemoryHistory(self.casefold, retention, private=private)
 
     # -- Portal realm ----------------------------------------------------------
 
@@ -496,7 +508,8 @@ class WordsRealm:
     def _apply_quit(self, event: Quit) -> Iterable[ChatClient]:
         user = event.user
         minds = self._minds_sharing_groups(user, include_self=False)
-        for group in list(user.groups.values()):
+        event.groups = list(user.groups.values())
+        for group in event.groups:
             del group.members[user]
             if group.transient and not group.members:
                 self._follow_ups.append(GroupRemoved(group=group))

@@ -24,6 +24,7 @@ from words.realm.events import (
     SettingsChanged,
     SignedOn,
 )
+from words.realm.history import History, Retention
 from words.realm.model import Group, GroupSettings, MaskEntry
 from words.realm.service import FLAG_CHANGES, LIST_CHANGES, WordsRealm
 from words.store import (
@@ -59,6 +60,8 @@ class SQLWordsRealm(WordsRealm):
 
     async def close(self) -> None:
         """Wait for the writes under way, then close the database."""
+        if self.history is not None:
+            await self.history.flush()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         await asyncio.to_thread(self.db.close)
@@ -67,6 +70,14 @@ class SQLWordsRealm(WordsRealm):
         """Wait until every change so far is stored (tests, shutdown)."""
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+        if self.history is not None:
+            await self.history.flush()
+
+    def _make_history(self, retention: Retention | None, private: bool) -> History:
+        """History in the database (the `history` table), written behind as the rest."""
+        from words.store.history import SQLHistory
+
+        return SQLHistory(self.db, self.casefold, retention, private=private)
 
     # -- write-behind of registered channels ---------------------------------------------
 

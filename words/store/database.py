@@ -76,8 +76,16 @@ class Database:
 
     async def run(self, fn: Callable[[Connection], T], what: str) -> T:
         """Run `fn(connection)` in one transaction on the database thread."""
+        return await self.submit(fn, what)
+
+    def submit(self, fn: Callable[[Connection], T], what: str) -> asyncio.Future[T]:
+        """Queue `fn(connection)` on the database thread now (run() queues when awaited).
+
+        The thread runs what it is given in order, so whatever is submitted
+        later (a read) sees what was submitted before (a write behind).
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.run_sync, fn, what)
+        return loop.run_in_executor(self._executor, self.run_sync, fn, what)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -30,8 +30,17 @@ def _v2(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.server_bans])
 
 
+def _v3(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.history])
+
+
+def _v4(conn: Connection) -> None:
+    # JIDs linked to accounts by the XMPP gateway's registration form.
+    schema.metadata.create_all(conn, tables=[schema.account_jids])
+
+
 # Append new steps; never edit a step that has been released.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(STEPS)
 
 

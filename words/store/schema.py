@@ -6,6 +6,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -85,4 +86,38 @@ server_bans = Table(
     Column("set_at", Float, nullable=False),
     Column("expires", Float),
     UniqueConstraint("kind", "folded"),
+)
+
+# History (words.store.history): what was said and done in channels and private
+# conversations, pruned by age and count. `id` is the order CHATHISTORY pages by.
+# `conversation` is a channel's folded name or a private conversation's key; a private
+# record has its two parties (`party_a` <= `party_b`) and the sender's (`party`).
+# `subject` is the folded account the record is about (past members). The rest of
+# the record is JSON in `data`. Added by migration step 3.
+history = Table(
+    "history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation", String(300), nullable=False),
+    Column("msgid", String(64), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("party_a", String(300)),
+    Column("party_b", String(300)),
+    Column("party", String(300)),
+    Column("subject", String(64)),
+    Column("data", Text, nullable=False),
+    Index("history_conversation_id", "conversation", "id"),
+    Index("history_conversation_time", "conversation", "time"),
+    Index("history_msgid", "msgid"),
+    Index("history_party_a", "party_a"),
+    Index("history_party_b", "party_b"),
+    Index("history_time", "time"),
+)
+
+# Bare JIDs bound to accounts through the XMPP gateway's registration form
+# (lower-cased). Added by migration step 4.
+account_jids = Table(
+    "account_jids", metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("jid", String(1024), nullable=False, unique=True),
 )

@@ -1,0 +1,238 @@
+"""The realm's history: what is kept, the queries, retention, on the memory ring, SQLite and
+PostgreSQL; and history surviving a restart of the SQL realm."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from support import RecordingMind
+
+from words.realm.history import MESSAGE_KINDS, Entry, HistoryRecord, Ref, Retention
+from words.realm.sql import SQLWordsRealm
+
+KINDS = ["memory", "sqlite", "postgresql"]
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return request.param
+
+
+async def realm_with_history(make_realm, kind, retention=None, **options):
+    realm = await make_realm(kind, **options)
+    realm.enable_history(retention)
+    return realm
+
+
+def texts(records):
+    return [r.text for r in records]
+
+
+async def chat(realm, *lines, channel="#chan"):
+    """alice and bob in `channel`; alice says each line; returns (alice, bob, group)."""
+    alice = realm.find_user("alice") or realm.sign_on("alice", RecordingMind(), username="a",
+                                                      host="h")
+    bob = realm.find_user("bob") or realm.sign_on("bob", RecordingMind(), username="b", host="h")
+    group = realm.get_group(channel)
+    realm.join(alice, group)
+    realm.join(bob, group)
+    for line in lines:
+        realm.say(alice, group, line)
+    return alice, bob, group
+
+
+async def test_messages_and_events_are_kept_with_msgid_and_time(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    before = time.time()
+    alice, bob, group = await chat(realm)
+    said = realm.say(alice, group, "hello", tags={"+draft/react": "x"})
+    realm.say(bob, group, "waves", action=True)
+    realm.say(alice, group, "psst", kind="notice")
+    realm.set_topic(group, "a topic", by=alice)
+    realm.change_settings(group, [("moderated", True, None), ("voice", True, bob)], by=alice)
+    realm.rename(bob, "robert")
+    realm.kick(group, bob, alice, "bye")
+    realm.leave(alice, group, "later")
+    records = await realm.history.latest("#CHAN", 50)
+    assert [(r.kind, r.sender, r.text) for r in records] == [
+        ("join", "alice", ""), ("join", "bob", ""), ("message", "alice", "hello"),
+        ("message", "bob", "waves"), ("notice", "alice", "psst"), ("topic", "alice", "a topic"),
+        ("mode", "alice", ""), ("nick", "bob", "robert"), ("kick", "alice", "bye"),
+        ("part", "alice", "later"),
+    ]
+    message = records[2]
+    assert message.msgid == said.msgid and message.time == said.time >= before
+    assert message.tags == {"+draft/react": "x"} and message.sender_mask == "alice!a@h"
+    assert message.target == "#chan"
+    assert records[3].action
+    assert records[6].changes == (("moderated", True, None), ("voice", True, "bob"))
+    assert records[8].user == "robert"
+    assert [r.time for r in records] == sorted(r.time for r in records)
+    assert len({r.msgid for r in records}) == len(records)
+
+
+async def test_a_quit_is_kept_in_each_channel_of_the_user(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    _, bob, _ = await chat(realm, channel="#one")
+    await chat(realm, channel="#two")
+    realm.sign_off(bob, "gone")
+    for channel in ("#one", "#two"):
+        last = (await realm.history.latest(channel, 1))[0]
+        assert (last.kind, last.sender, last.text) == ("quit", "bob", "gone")
+
+
+async def test_statusmsg_and_typing_notifications_are_not_kept(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    alice, _, group = await chat(realm)
+    realm.say(alice, group, "ops only", to_status="o")
+    realm.say(alice, group, "", kind="tagmsg", tags={"+typing": "active"})
+    realm.say(alice, group, "", kind="tagmsg", tags={"+draft/react": "y"})
+    kinds = [r.kind for r in await realm.history.latest("#chan", 10)]
+    assert kinds == ["join", "join", "tagmsg"]
+
+
+async def test_the_selectors(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    await chat(realm, *[f"m{i}" for i in range(10)])
+    h = realm.history
+    only = {"kinds": MESSAGE_KINDS}
+    everything = await h.latest("#chan", 100, **only)
+    assert texts(everything) == [f"m{i}" for i in range(10)]
+    ids = [r.msgid for r in everything]
+    at = Ref(msgid=ids[5])
+    assert texts(await h.latest("#chan", 3, **only)) == ["m7", "m8", "m9"]
+    assert texts(await h.latest("#chan", 50, after=at, **only)) == ["m6", "m7", "m8", "m9"]
+    assert texts(await h.latest("#chan", 2, after=at, **only)) == ["m8", "m9"]
+    assert texts(await h.before("#chan", at, 3, **only)) == ["m2", "m3", "m4"]
+    assert texts(await h.after("#chan", at, 3, **only)) == ["m6", "m7", "m8"]
+    assert texts(await h.around("#chan", at, 4, **only)) == ["m3", "m4", "m5", "m6"]
+    assert texts(await h.between("#chan", Ref(msgid=ids[1]), Ref(msgid=ids[6]), 3, **only)) == [
+        "m2", "m3", "m4"]
+    # Backwards: counted from the first reference, still oldest first.
+    assert texts(await h.between("#chan", Ref(msgid=ids[6]), Ref(msgid=ids[1]), 3, **only)) == [
+        "m3", "m4", "m5"]
+    # Timestamps: strictly before / after the time of m5.
+    when = Ref(time=everything[5].time)
+    assert texts(await h.before("#chan", when, 2, **only)) == ["m3", "m4"]
+    assert texts(await h.after("#chan", when, 2, **only)) == ["m6", "m7"]
+    # An unknown msgid matches nothing; kinds=None gives the joins too.
+    assert await h.before("#chan", Ref(msgid="nope"), 5) == []
+    assert [r.kind for r in await h.latest("#chan", 12)][:2] == ["join", "join"]
+
+
+async def test_private_conversations_belong_to_their_two_parties(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    alice = realm.sign_on("alice", RecordingMind(), account="Alice")
+    bob = realm.sign_on("bob", RecordingMind())
+    carol = realm.sign_on("carol", RecordingMind())
+    realm.say(alice, bob, "hi bob")
+    realm.say(bob, alice, "hi alice")
+    realm.say(carol, bob, "hi from carol")
+    h = realm.history
+    key = h.private_key(h.party(alice), h.party(bob))
+    assert h.party(alice) == "@alice" and key == "@alice bob"
+    assert texts(await h.latest(key, 10)) == ["hi bob", "hi alice"]
+    assert texts(await h.latest(h.private_key("bob", "carol"), 10)) == ["hi from carol"]
+    assert await h.latest_times([], "bob", 0, time.time() + 1, 10) == [
+        ("alice", (await h.latest(key, 1))[0].time),
+        ("carol", (await h.latest(h.private_key("bob", "carol"), 1))[0].time),
+    ]
+    assert [name for name, _ in await h.latest_times([], "@alice", 0, time.time() + 1, 10)] == [
+        "bob"]
+
+
+async def test_services_and_disabled_private_history_keep_nothing(make_realm, kind):
+    realm = await make_realm(kind)
+    realm.enable_history(private=False)
+    alice, bob = realm.sign_on("alice", RecordingMind()), realm.sign_on("bob", RecordingMind())
+    realm.say(alice, bob, "secret")
+    assert await realm.history.latest(realm.history.private_key("alice", "bob"), 5) == []
+    realm.history.private = True
+    realm.history.skip_private = lambda user: user.name == "NickServ"
+    nickserv = realm.sign_on("NickServ", RecordingMind())
+    realm.say(alice, nickserv, "REGISTER hunter2")
+    assert await realm.history.latest(realm.history.private_key("alice", "nickserv"), 5) == []
+
+
+async def test_retention_by_count_per_conversation_with_overrides(make_realm, kind):
+    retention = Retention(lines=5, age=None, channels={"#big": (8, None)})
+    realm = await realm_with_history(make_realm, kind, retention)
+    await chat(realm, *[f"m{i}" for i in range(12)])
+    await chat(realm, *[f"b{i}" for i in range(12)], channel="#big")
+    await realm.history.flush()
+    assert texts(await realm.history.latest("#chan", 100)) == [f"m{i}" for i in range(7, 12)]
+    assert texts(await realm.history.latest("#big", 100)) == [f"b{i}" for i in range(4, 12)]
+    if kind != "memory":  # pruned in the table itself, not only hidden
+        from sqlalchemy import func, select
+
+        from words.store.schema import history
+
+        count = realm.db.run_sync(lambda conn: conn.execute(
+            select(func.count()).select_from(history).where(history.c.conversation == "#chan")
+        ).scalar(), "counting")
+        assert count == 5
+
+
+async def test_retention_by_age(make_realm, kind):
+    retention = Retention(lines=100, age=3600.0, channels={"#keep": (100, None)})
+    realm = await realm_with_history(make_realm, kind, retention)
+    now = time.time()
+
+    def said(key, text, when):
+        return Entry(key, HistoryRecord(f"{key}{text}", when, "message", "alice", "alice!a@h",
+                                        key, text))
+
+    # Event times never go backwards, so old records are stored as such.
+    realm.history.store([said("#chan", "old", now - 7200), said("#keep", "old kept", now - 7200),
+                         said("#chan", "new", now), said("#keep", "new kept", now)])
+    await realm.history.flush()
+    assert texts(await realm.history.latest("#chan", 10)) == ["new"]
+    assert texts(await realm.history.latest("#keep", 10)) == ["old kept", "new kept"]
+
+
+async def test_past_membership(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    alice = realm.sign_on("alice", RecordingMind(), account="Alice")
+    group = realm.get_group("#chan")
+    realm.join(alice, group)
+    assert await realm.history.membership("#chan", "alice") == (True, None)
+    realm.leave(alice, group)
+    joined, left = await realm.history.membership("#chan", "alice")
+    assert joined and left == (await realm.history.latest("#chan", 1))[0].time
+    assert await realm.history.membership("#chan", "bob") == (False, None)
+
+
+async def test_sql_history_survives_a_restart(tmp_path):
+    url = f"sqlite:///{tmp_path / 'words.db'}"
+    realm = SQLWordsRealm("example.com", url, create_group_on_request=True)
+    await realm.open()
+    realm.enable_history()
+    await chat(realm, "before the restart")
+    said = (await realm.history.latest("#chan", 1))[0]
+    await realm.close()
+
+    realm = SQLWordsRealm("example.com", url, create_group_on_request=True)
+    await realm.open()
+    realm.enable_history()
+    again = (await realm.history.latest("#chan", 1))[0]
+    assert again == said
+    await realm.close()
+
+
+async def test_a_database_failure_is_logged_and_chat_goes_on(tmp_path, caplog):
+    url = f"sqlite:///{tmp_path / 'words.db'}"
+    realm = SQLWordsRealm("example.com", url, create_group_on_request=True)
+    await realm.open()
+    realm.enable_history()
+    realm.db.run_sync(lambda conn: conn.exec_driver_sql("DROP TABLE history"), "breaking")
+    mind = RecordingMind()
+    with caplog.at_level(logging.ERROR, logger="words.store"):
+        alice, bob, group = await chat(realm)
+        bob.mind = mind
+        realm.say(alice, group, "still delivered")
+        await realm.history.flush()
+    assert mind.kinds() == ["receive"]
+    assert any("history records were not stored" in r.getMessage() for r in caplog.records)
+    await realm.close()
