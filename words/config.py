@@ -164,6 +164,8 @@ class Config:
     cloak: Cloak | None = None  # None: hosts are shown as they are
     # Clients must log in (SASL, PASS) before registration completes.
     require_account: bool = False
+    # UTF8ONLY: lines that are not UTF-8 are refused (FAIL <command> INVALID_UTF8), never relayed.
+    utf8_only: bool = False
     cluster: Cluster | None = None  # a node of a network on PostgreSQL + Redis (words.cluster)
     # What nicks and channel names may hold (words.names): nicks ascii|utf8,
     # channels rfc|ascii|utf8. With utf8 nicks, look-alikes of nicks in use are refused.
@@ -227,6 +229,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         top, "",
         {"server", "listen", "realm", "auth", "hashing", "limits", "log_level", "log_format", "metrics", "opers", "admin",
          "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account",
+         "utf8_only",
          "nick_charset", "channel_charset",
          "event_loop", "cluster"},
     )
@@ -322,7 +325,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         values["sts"] = _sts(reader, top["sts"], values.get("listen", ()))
     if "cloak" in top:
         values["cloak"] = _cloak(reader, top["cloak"])
-    for key in ("allow_die", "allow_restart", "scram", "require_account"):
+    for key in ("allow_die", "allow_restart", "scram", "require_account", "utf8_only"):
         if key in top:
             values[key] = reader.boolean(top[key], key)
 

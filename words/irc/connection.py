@@ -49,6 +49,8 @@ from words.realm.events import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from words.config import Oper
     from words.irc.codec import Message
     from words.irc.handlers.sasl import SaslSession
@@ -301,11 +303,50 @@ class IRCConnection(asyncio.Protocol):
             # NUL and CR can never be relayed (RFC 1459); drop the line, keep the client.
             self.log.debug("dropped a line with a NUL or CR byte")
             return
+        if self.server.config.utf8_only:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self._invalid_utf8(raw)
+                return
+        else:
+            line = decode_line(raw)
         try:
-            msg = parse_line(decode_line(raw))
+            msg = parse_line(line)
         except ParseError:
             return
         self.dispatch(msg)
+
+    def _invalid_utf8(self, raw: bytes) -> None:
+        """UTF8ONLY: a line that is not UTF-8 is refused whole, never relayed.
+
+        `FAIL <command> INVALID_UTF8` (standard-replies clients) or a NOTICE
+        (the others); labelled like any answer. A QUIT still quits, without
+        its reason.
+        """
+        try:
+            msg: Message | None = parse_line(raw.decode("latin-1"))
+        except ParseError:
+            msg = None
+        command = msg.command.upper() if msg is not None else "*"
+        if not (command.isascii() and command.isalnum()):
+            command = "*"
+        if command == "QUIT":
+            self.dispatch(parse_line("QUIT"))
+            return
+
+        def refuse(_msg: Message | None) -> None:
+            text = "Message rejected, your IRC software MUST use UTF-8 encoding on this network"
+            if "standard-replies" in self.caps:
+                self.send("FAIL", command, "INVALID_UTF8", text, source=self.server.name)
+            else:
+                self.notice(f"*** {command}: {text}" if command != "*" else f"*** {text}")
+
+        label = msg.tags.get("label") if msg is not None and msg.tags else None
+        if label is not None and "labeled-response" in self.caps and "batch" in self.caps:
+            self._dispatch_labeled(msg, label, refuse)
+        else:
+            refuse(msg)
 
     def dispatch(self, msg: Message) -> None:
         tags = msg.tags
@@ -314,7 +355,9 @@ class IRCConnection(asyncio.Protocol):
         else:
             self._dispatch(msg)
 
-    def _dispatch_labeled(self, msg: Message, label: str) -> None:
+    def _dispatch_labeled(
+        self, msg: Message, label: str, run: Callable[[Message], None] | None = None
+    ) -> None:
         """labeled-response: what the command answers at once is sent with its label.
 
         The handler runs synchronously, so everything it writes to this client
@@ -323,7 +366,7 @@ class IRCConnection(asyncio.Protocol):
         """
         saved, self.out = self.out, []
         try:
-            self._dispatch(msg)
+            (run or self._dispatch)(msg)
         finally:
             answer, self.out = b"".join(self.out), saved
             self._batches += 1

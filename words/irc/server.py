@@ -341,6 +341,7 @@ class IRCServer:
             "STATUSMSG=@+",
             f"TARGMAX=JOIN:,PART:,PRIVMSG:{targets},NOTICE:{targets},WHOIS:1,NAMES:1,LIST:,KICK:",
             f"TOPICLEN={limits.topiclen}",
+            *(["UTF8ONLY"] if self.config.utf8_only else []),
             "WHOX",
         ]
         return [tokens[i : i + _TOKENS_PER_LINE] for i in range(0, len(tokens), _TOKENS_PER_LINE)]
