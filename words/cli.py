@@ -102,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         config = _load(args)
         server = build_server(config)
+        server.listen_locked = bool(args.listen)  # else REHASH follows the file's `listen`
     except (ConfigError, AuthSpecError, ValueError) as exc:
         return _fail(str(exc))
     setup_logging(config.log_level, config.log_format)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import time
 from collections import Counter, deque
@@ -67,11 +68,17 @@ class IRCServer:
         self._dirty: list[IRCConnection] = []
         self._flush_handle: asyncio.Handle | None = None
         self._servers: list[asyncio.Server] = []
+        # One asyncio server per `listen` entry; REHASH opens and closes them.
+        self._listeners: dict[Listen, asyncio.Server] = {}
+        self._bound: dict[Listen, list[tuple[str, int]]] = {}
+        self._listen_lock = asyncio.Lock()
+        # REHASH follows the file's `listen` only when the addresses came from it:
+        # `words serve` without --listen unlocks them (servers built in code keep theirs).
+        self.listen_locked = True
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
-        self.bound: list[tuple[str, int]] = []
         self.isupport = self._isupport_lines()
-        self._ssl_contexts = [self._tls(i, listen) for i, listen in enumerate(config.listen)]
+        self._ssl_contexts = {listen: self._tls(i, listen) for i, listen in enumerate(config.listen)}
         # Connection caps per address and per network, and reconnect throttling.
         self.conn_limits = ConnectionLimiter()
         self.per_ip = self.conn_limits.per_ip
@@ -117,18 +124,60 @@ class IRCServer:
         """Listen on every configured address; returns the bound (host, port) pairs."""
         loop = asyncio.get_running_loop()
         await self.bans.load()  # before the first client: a D-lined address never gets in
-        for listen, ssl_context in zip(self.config.listen, self._ssl_contexts):
-            server = await loop.create_server(
-                lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,
-                ssl=ssl_context,
-            )
-            self._servers.append(server)
-            for sock in server.sockets:
-                host, port = sock.getsockname()[:2]
-                self.bound.append((host, port))
-                log.info("listening on %s:%s", host, port)
+        for listen in self.config.listen:
+            await self._listen(listen)
         self._sweeper = loop.call_later(_SWEEP_SECONDS, self._sweep)
         return self.bound
+
+    @property
+    def bound(self) -> list[tuple[str, int]]:
+        """Every (host, port) the server listens on now."""
+        return [address for addresses in self._bound.values() for address in addresses]
+
+    async def _listen(self, listen: Listen) -> None:
+        """Start accepting on one `listen` entry; OSError if the address cannot be had."""
+        server = await asyncio.get_running_loop().create_server(
+            lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,
+            ssl=self._ssl_contexts.get(listen),
+        )
+        self._listeners[listen] = server
+        self._servers.append(server)
+        self._bound[listen] = [sock.getsockname()[:2] for sock in server.sockets]
+        for host, port in self._bound[listen]:
+            log.info("listening on %s:%s", host, port)
+
+    def _unlisten(self, listen: Listen) -> None:
+        """Stop accepting on one entry; connections made through it stay."""
+        server = self._listeners.pop(listen)
+        server.close()  # closes the listening sockets only (not awaited: that waits for clients on 3.12)
+        self._servers.remove(server)
+        for host, port in self._bound.pop(listen, []):
+            log.info("stopped listening on %s:%s", host, port)
+
+    async def _apply_listen(self, wanted: tuple[Listen, ...]) -> None:
+        """After a REHASH: close the entries no longer wanted, then open the new ones.
+
+        Compared with what is open (not with the old config), so an address
+        that could not be had is tried again at the next REHASH. Closing first
+        lets an entry whose TLS files changed take its port back.
+        """
+        async with self._listen_lock:
+            for listen in [l for l in self._listeners if l not in wanted]:
+                self._unlisten(listen)
+            for listen in [l for l in wanted if l not in self._listeners]:
+                try:
+                    await self._listen(listen)
+                except OSError as exc:
+                    # asyncio words it "error while attempting to bind on ...": say it plainly.
+                    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                    problem = f"cannot listen on {listen}: {reason}"
+                    log.error("REHASH: %s", problem)
+                    self._tell_opers(f"*** REHASH: {problem}")
+
+    def _tell_opers(self, text: str) -> None:
+        for conn in list(self.connections):
+            if conn.oper is not None:
+                conn.notice(text)
 
     async def stop(self, reason: str = "Server shutting down") -> None:
         for server in self._servers:
@@ -234,7 +283,10 @@ class IRCServer:
         """Reload the config file; returns an error (keeping the old config) or None.
 
         Limits, MOTD, opers, auth and ISUPPORT change at once; connections stay.
-        Listen addresses are kept as they are until a restart.
+        New `listen` entries start listening and removed ones stop accepting
+        (their connections stay), in a task right after; an address that cannot
+        be had is logged and told to the opers. Under `words serve --listen`
+        the addresses stay as the command line gave them.
         """
         from words.app import checkers_from_config
 
@@ -246,10 +298,20 @@ class IRCServer:
         try:
             config = load_config(self.config.source)
             checkers, oper_checker = checkers_from_config(config, self.realm)
+            if self.listen_locked:
+                config = replace(config, listen=self.config.listen)
+            # TLS files are loaded now, so a bad certificate refuses the whole REHASH.
+            contexts = {
+                listen: self._ssl_contexts[listen] if listen in self._ssl_contexts else self._tls(i, listen)
+                for i, listen in enumerate(config.listen)
+            }
         except ConfigError as exc:
             log.error("REHASH refused: %s", exc)
             return str(exc)
-        self.config = replace(config, listen=self.config.listen)
+        self.config = config
+        self._ssl_contexts = contexts
+        if set(config.listen) != set(self._listeners):
+            self.track(asyncio.get_running_loop().create_task(self._apply_listen(config.listen)))
         self.portal.set_checkers(checkers)
         self.oper_checker = oper_checker
         self.isupport = self._isupport_lines()
