@@ -65,6 +65,10 @@ _ids = itertools.count(1)
 _MAX_HELD = 64
 # A client may send this much without a newline before we give up on the line.
 _MAX_PARTIAL = 8191 + 512
+# Seconds a closed connection may take to hand over its last lines (the ERROR)
+# before it is cut: a peer that reads nothing, or is gone without a FIN, would
+# otherwise hold its socket and buffers for ever.
+_CLOSE_GRACE = 5.0
 
 
 def user_prefix(user: User) -> str:
@@ -95,7 +99,7 @@ class IRCConnection(asyncio.Protocol):
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
-        "_tokens", "_token_time", "_lagged", "_lag_handle", "_admission", "_discarding",
+        "_tokens", "_token_time", "_lagged", "_lag_handle", "_admission", "_discarding", "_abort_handle",
         "caps", "cap_version", "sasl", "render_key", "_batches",
     )
 
@@ -138,6 +142,7 @@ class IRCConnection(asyncio.Protocol):
         self._lagged: deque[bytes] | None = None  # made on the first lagged line
         self._lag_handle: asyncio.TimerHandle | None = None
         self._admission: Admission | None = None  # what it counts against the connection caps
+        self._abort_handle: asyncio.TimerHandle | None = None  # cuts a close that does not finish
 
     @property
     def log(self) -> logging.LoggerAdapter:
@@ -208,6 +213,9 @@ class IRCConnection(asyncio.Protocol):
             self.server.conn_limits.release(admission)
         if self._lag_handle is not None:
             self._lag_handle.cancel()
+        if self._abort_handle is not None:
+            self._abort_handle.cancel()
+            self._abort_handle = None
         reason = "Connection closed" if exc is None else f"Connection error: {exc}"
         self.log.info("disconnected (%s)", reason)
         self._sign_off(reason)
@@ -440,6 +448,15 @@ class IRCConnection(asyncio.Protocol):
         self._sign_off(reason)
         if self.transport is not None:
             self.transport.close()
+            if self._abort_handle is None:
+                self._abort_handle = asyncio.get_running_loop().call_later(_CLOSE_GRACE, self._abort)
+
+    def _abort(self) -> None:
+        """The close did not finish in _CLOSE_GRACE seconds: drop what is unsent and cut."""
+        self._abort_handle = None
+        if self.transport is not None and self in self.server.connections:
+            self.log.info("the peer took no data for %s s after the close: cut", _CLOSE_GRACE)
+            self.transport.abort()
 
     def flush_now(self) -> None:
         if self.transport is not None and self.out:
