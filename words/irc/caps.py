@@ -32,6 +32,7 @@ IRCV3_CAPS = (
     "invite-notify",
     "setname",
     "chghost",
+    "extended-monitor",
     "standard-replies",
     "batch",
     "labeled-response",

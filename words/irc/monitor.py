@@ -5,6 +5,10 @@ wants to hear about; the server keeps the reverse index, so a sign-on, a quit
 or a nick change costs one dict lookup, never a scan of every client. The
 notifications follow the realm's events (SignedOn, Quit, Renamed), handed
 here by the server's subscriber.
+
+extended-monitor: a client with it also gets AWAY, ACCOUNT, CHGHOST and SETNAME
+of the nicks it monitors (each when it enabled the matching capability), even
+when it shares no channel with them; those that share one already had them.
 """
 
 from __future__ import annotations
@@ -13,11 +17,30 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
-from words.realm.events import Event, Quit, Renamed, SignedOn
+from words.realm.events import (
+    AccountChanged,
+    AwayChanged,
+    Event,
+    HostChanged,
+    Quit,
+    RealnameChanged,
+    Renamed,
+    SignedOn,
+)
 
 if TYPE_CHECKING:
     from words.irc.connection import IRCConnection
     from words.realm import User
+
+# extended-monitor: event -> (the capability a client also needs, its mind method).
+EXTENDED = {
+    AwayChanged: ("away-notify", "user_away_changed"),
+    AccountChanged: ("account-notify", "account_changed"),
+    HostChanged: ("chghost", "user_host_changed"),
+    RealnameChanged: ("setname", "user_realname_changed"),
+}
+# The events MONITOR follows (the server hands these to Monitors.on_event).
+EVENTS = frozenset({SignedOn, Quit, Renamed, *EXTENDED})
 
 # A 730-732 line's comma list stays under this many bytes (plus the prefix and
 # the nick, well within 512); longer lists are sent in several lines.
@@ -94,10 +117,25 @@ class Monitors:
             if old != new:  # a change of case only: nobody came or went
                 self._offline(old, event.old_name)
                 self._online(event.user, new)
+        elif kind in EXTENDED:
+            self._extended(event, *EXTENDED[kind])
 
     def _online(self, user: User, folded: str) -> None:
         for conn in self.watchers.get(folded, ()):
             conn.numeric(N.RPL_MONONLINE, online_mask(user))
+
+    def _extended(self, event: Event, cap: str, method: str) -> None:
+        """extended-monitor: tell watchers with `cap` who do not share a channel with the user."""
+        user = event.user  # type: ignore[attr-defined]
+        for conn in self.watchers.get(user.folded, ()):
+            me = conn.user
+            if (
+                me is None or me is user or "extended-monitor" not in conn.caps
+                or cap not in conn.caps
+                or not me.groups.keys().isdisjoint(user.groups.keys())
+            ):
+                continue
+            getattr(conn, method)(event)
 
     def _offline(self, folded: str, name: str) -> None:
         for conn in self.watchers.get(folded, ()):

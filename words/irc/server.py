@@ -19,6 +19,7 @@ from words.irc.commands import load_handlers
 from words.irc.connection import IRCConnection, user_prefix
 from words.irc.connlimits import ConnectionLimiter
 from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
+from words.irc.monitor import EVENTS as MONITOR_EVENTS
 from words.irc.monitor import Monitors
 from words.irc.tls import server_context
 from words.masks import match_mask
@@ -215,7 +216,7 @@ class IRCServer:
 
     def _on_event(self, event: Event) -> None:
         kind = type(event)
-        if kind is SignedOn or kind is Quit or kind is Renamed:
+        if kind in MONITOR_EVENTS:
             self.monitors.on_event(event)
         if kind is SignedOn:
             self.user_count += 1

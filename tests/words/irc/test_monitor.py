@@ -183,3 +183,102 @@ def test_the_limit_is_configurable(tmp_path):
     path.write_text("limits:\n  max_monitor_entries: 0\n")
     with pytest.raises(ValueError, match="limits.max_monitor_entries: must be at least 1"):
         load_config(path)
+
+
+# -- extended-monitor ----------------------------------------------------------------------
+
+
+async def capped(server, nick: str, caps: str) -> RawClient:
+    client = await RawClient.connect(server.port)
+    client.nick = nick
+    await client.send(f"CAP REQ :{caps}")
+    await client.expect("CAP", "*", "ACK")
+    await client.send(f"NICK {nick}")
+    await client.send(f"USER user 0 * :Real {nick}")
+    await client.send("CAP END")
+    await client.expect("376", nick)
+    return client
+
+
+@pytest.fixture
+async def oper_server(start_server):
+    from words.config import Oper
+    from words.cred import PasswordHasher
+
+    root = PasswordHasher.from_config({"ln": 4}).hash("sesame")
+    return await start_server(opers=(Oper("root", root, hosts=("~user@127.0.0.1",)),))
+
+
+async def test_extended_monitor_is_offered(server):
+    client = await RawClient.connect(server.port)
+    try:
+        await client.send("CAP LS 302")
+        assert "extended-monitor" in (await client.expect("CAP", "*", "LS")).params[-1].split()
+    finally:
+        await client.close()
+
+
+async def test_extended_monitor_tells_away_account_chghost_and_setname_without_a_channel(
+    oper_server,
+):
+    server = oper_server
+    watcher = await capped(
+        server, "watcher", "extended-monitor away-notify account-notify chghost setname"
+    )
+    plain = await capped(server, "plain", "away-notify account-notify chghost setname")
+    bob = await RawClient.connect(server.port)
+    admin = await RawClient.connect(server.port)
+    try:
+        await bob.register("bob")
+        await admin.register("admin")
+        await admin.send("OPER root sesame")
+        await admin.expect("381")
+        await reply_to(watcher, "MONITOR + bob")
+        await reply_to(plain, "MONITOR + bob")
+        await bob.send("AWAY :lunch")
+        await bob.expect("306")
+        await bob.send("AWAY")
+        await bob.expect("305")
+        await bob.send("REGISTER * * sekrit123")
+        await bob.expect("900")
+        await bob.send("SETNAME :Robert")
+        await admin.send("CHGHOST bob ~b vhost.example")
+        await admin.expect("NOTICE")
+        await bob.until_pong()
+        assert [m.to_line() for m in await watcher.until_pong()] == [
+            ":bob!~user@127.0.0.1 AWAY lunch",
+            ":bob!~user@127.0.0.1 AWAY",
+            ":bob!~user@127.0.0.1 ACCOUNT bob",
+            ":bob!~user@127.0.0.1 SETNAME Robert",
+            ":bob!~user@127.0.0.1 CHGHOST ~b vhost.example",
+        ]
+        # Without extended-monitor, MONITOR tells only of sign-on, quit and nick changes.
+        assert [m.to_line() for m in await plain.until_pong()] == []
+    finally:
+        for client in (watcher, plain, bob, admin):
+            await client.close()
+
+
+async def test_extended_monitor_needs_the_matching_cap_and_never_doubles_a_shared_channel(server):
+    watcher = await capped(server, "watcher", "extended-monitor away-notify")
+    bob = await RawClient.connect(server.port)
+    try:
+        await bob.register("bob")
+        await reply_to(watcher, "MONITOR + bob")
+        await bob.send("SETNAME :Robert")
+        await bob.until_pong()
+        assert [m.to_line() for m in await watcher.until_pong()] == []  # no setname cap
+        await bob.send("JOIN #a")
+        await bob.expect("366")
+        await watcher.send("JOIN #a")
+        await watcher.expect("366")
+        await watcher.until_pong()
+        await bob.send("AWAY :lunch")
+        await bob.expect("306")
+        # Sharing #a, away-notify already tells it, once.
+        assert [m.to_line() for m in await watcher.until_pong()] == [
+            ":bob!~user@127.0.0.1 AWAY lunch",
+        ]
+    finally:
+        await watcher.close()
+        await bob.close()
