@@ -55,9 +55,12 @@ class XMPPUser:
             if msg["mucnick"] != self.nick:
                 return msg["mucnick"], msg["body"]
 
-    async def next_subject(self, timeout: float = TIMEOUT) -> tuple[str, str]:
-        msg = await asyncio.wait_for(self.subjects.get(), timeout)
-        return msg["mucnick"], msg["subject"]
+    async def next_subject(self, timeout: float = TIMEOUT, own: bool = False) -> tuple[str, str]:
+        """(nick, subject) of the next subject change (our own only if `own`)."""
+        while True:
+            msg = await asyncio.wait_for(self.subjects.get(), timeout)
+            if own or msg["mucnick"] != self.nick:
+                return msg["mucnick"], msg["subject"]
 
 
 async def join_room(user: XMPPUser) -> None:
