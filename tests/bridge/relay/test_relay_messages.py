@@ -7,6 +7,8 @@ later marker, so a line that should not have been relayed would be seen.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from relay_support import fresh_room, relay_config
 from support import join
@@ -29,7 +31,7 @@ async def two_pairs(server, prosody, start_relay, connect, xmpp_user):
     await join(bob, "#b")
     carol = await xmpp_user("carol", room_a)
     dave = await xmpp_user("dave", room_b)
-    return relay, alice, bob, carol, dave
+    return SimpleNamespace(relay=relay, alice=alice, bob=bob, carol=carol, dave=dave)
 
 
 async def relayed_privmsgs(client, channel: str) -> list[str]:
@@ -39,7 +41,7 @@ async def relayed_privmsgs(client, channel: str) -> list[str]:
 
 
 async def test_messages_both_ways_in_both_pairs_without_crosstalk(two_pairs):
-    relay, alice, bob, carol, dave = two_pairs
+    alice, bob, carol, dave = two_pairs.alice, two_pairs.bob, two_pairs.carol, two_pairs.dave
     await alice.send("PRIVMSG #a :hello from irc a")
     assert await carol.next_message() == ("irc", "<alice> hello from irc a")
     await bob.send("PRIVMSG #b :hello from irc b")
@@ -66,7 +68,7 @@ async def test_messages_both_ways_in_both_pairs_without_crosstalk(two_pairs):
 
 
 async def test_actions_both_ways(two_pairs):
-    relay, alice, bob, carol, dave = two_pairs
+    alice, carol = two_pairs.alice, two_pairs.carol
     await alice.send("PRIVMSG #a :\x01ACTION waves\x01")
     assert await carol.next_message() == ("irc", "/me alice waves")
     carol.say("/me waves back")
@@ -79,7 +81,7 @@ async def test_actions_both_ways(two_pairs):
 
 
 async def test_a_2000_character_message_is_split_into_whole_lines(two_pairs):
-    relay, alice, bob, carol, dave = two_pairs
+    alice, carol = two_pairs.alice, two_pairs.carol
     words = [f"word{i:04d}é" for i in range(250)]  # 9 characters, 10 bytes each
     text = " ".join(words)[:1999] + "!"  # the 2000th character would be a space
     assert len(text) == 2000
@@ -99,7 +101,7 @@ async def test_a_2000_character_message_is_split_into_whole_lines(two_pairs):
 
 
 async def test_a_multi_line_message_is_one_irc_line_per_line(two_pairs):
-    relay, alice, bob, carol, dave = two_pairs
+    alice, carol = two_pairs.alice, two_pairs.carol
     carol.say("first line\nsecond line\n\nthird line")
     for text in ("first line", "second line", "third line"):
         assert (await alice.expect("PRIVMSG", "#a")).params[1] == f"<c{ZWSP}arol> {text}"
@@ -107,7 +109,7 @@ async def test_a_multi_line_message_is_one_irc_line_per_line(two_pairs):
 
 
 async def test_irc_formatting_is_stripped_for_xmpp(two_pairs):
-    relay, alice, bob, carol, dave = two_pairs
+    alice, carol = two_pairs.alice, two_pairs.carol
     await alice.send("PRIVMSG #a :\x02bold\x02 and \x0304,01red\x03 \x1ditalic\x1d")
     assert await carol.next_message() == ("irc", "<alice> bold and red italic")
 
