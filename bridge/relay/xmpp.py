@@ -45,6 +45,7 @@ class Room:
     occupants: set[str] = field(default_factory=set)
     renamed_to: set[str] = field(default_factory=set)  # new nicks whose join is a rename
     last_activity: float = 0.0
+    joins: int = 0  # how many times we joined (1 + rejoins)
     ping_task: asyncio.Task | None = None
 
     @property
@@ -61,6 +62,7 @@ class XMPPSession:
         self.stopping = False
         self.fatal_error: str | None = None
         self.session_up = False
+        self.sessions = 0  # streams opened (1 + reconnections)
         self.all_joined = asyncio.Event()
         self._done = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -167,6 +169,7 @@ class XMPPSession:
     def _session_start(self, _event) -> None:
         log.info("%s: session started as %s", self.account.name, self.client.boundjid)
         self.session_up = True
+        self.sessions += 1
         self.backoff.reset()
         self.client.send_presence()
         for room in self.rooms.values():
@@ -229,6 +232,7 @@ class XMPPSession:
         room.occupants = {p["from"].resource for p in occupants} - {room.current_nick}
         room.renamed_to.clear()
         room.joined = True
+        room.joins += 1
         room.last_activity = asyncio.get_running_loop().time()
         log.info("%s: joined %s as %s (%d others there)", self.account.name, room.jid,
                  room.current_nick, len(room.occupants))
