@@ -309,6 +309,7 @@ class IRCServer:
         except ConfigError as exc:
             log.error("REHASH refused: %s", exc)
             return str(exc)
+        old_cloak = self.config.cloak
         self.config = config
         self._ssl_contexts = contexts
         if set(config.listen) != set(self._listeners):
@@ -319,6 +320,9 @@ class IRCServer:
         self.whowas = deque(self.whowas, maxlen=config.limits.whowas_length)
         caps.announce_changes(self, before)  # cap-notify: CAP NEW / DEL
         self._refresh_opers()
+        from words.irc.cloak import recloak
+
+        recloak(self, old_cloak)  # users see the new cloak at once (CHGHOST)
         log.info("configuration reloaded from %s", config.source)
         return None
 

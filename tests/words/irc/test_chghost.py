@@ -226,3 +226,80 @@ def test_the_realm_applies_host_changed_and_tells_the_user_and_those_sharing_a_g
     assert minds[0].events == [event] and minds[1].events == [event] and minds[2].events == []
     realm.set_host(bob, "~b", "vhost.example")  # no change: no event
     assert seen == [event]
+
+
+async def test_a_rehash_that_changes_the_cloak_recloaks_everyone_with_chghost(tmp_path):
+    from words.app import build_server
+    from words.config import load_config
+    from words.irc.cloak import cloak_host
+
+    path = tmp_path / "words.yaml"
+    base = "listen: ['127.0.0.1:0']\nhashing: {ln: 4}\n"
+    path.write_text(base)
+    server = build_server(load_config(path))
+    await server.start()
+    port = server.bound[0][1]
+    bob, carol = await RawClient.connect(port), await RawClient.connect(port)
+    try:
+        bob.nick = "bob"
+        await bob.send("CAP REQ :chghost")
+        await bob.send("NICK bob")
+        await bob.send("USER user 0 * :Real bob")
+        await bob.send("CAP END")
+        await bob.expect("376")
+        await carol.register("carol")
+        await join(bob, "#a")
+        await join(carol, "#a")
+        await bob.until_pong()
+        cloak = cloak_host(HOST, "a-very-long-cloak-secret-for-tests", "ip")
+        path.write_text(base + "cloak: {secret: a-very-long-cloak-secret-for-tests}\n")
+        assert server.rehash() is None
+        assert sorted(await lines(bob)) == sorted([
+            f":bob!~user@{HOST} CHGHOST ~user {cloak}",
+            f":carol!~user@{HOST} CHGHOST ~user {cloak}",
+        ])
+        got = await lines(carol)
+        assert f":words.local 396 carol {cloak} :is now your displayed host" in got
+        fallback = [line for line in got if " 396 " not in line]
+        assert fallback == [
+            f":bob!~user@{HOST} QUIT :Changing host",
+            f":bob!~user@{cloak} JOIN #a",
+            ":words.local MODE #a +o bob",
+        ]
+        # The same cloak again changes nothing.
+        assert server.rehash() is None
+        assert await lines(bob) == []
+    finally:
+        await bob.close()
+        await carol.close()
+        await server.stop()
+
+
+async def test_a_recloak_keeps_a_vhost_given_by_chghost(tmp_path):
+    from words.app import build_server
+    from words.config import load_config
+
+    path = tmp_path / "words.yaml"
+    opers = f"opers: [{{name: root, password: '{ROOT_HASH}', hosts: ['~user@127.0.0.1']}}]\n"
+    base = "listen: ['127.0.0.1:0']\nhashing: {ln: 4}\n" + opers
+    path.write_text(base)
+    server = build_server(load_config(path))
+    await server.start()
+    port = server.bound[0][1]
+    admin, bob = await RawClient.connect(port), await RawClient.connect(port)
+    try:
+        await admin.register("admin")
+        await bob.register("bob")
+        await oper(admin)
+        await admin.send("CHGHOST bob ~b vhost.example")
+        await admin.expect("NOTICE")
+        path.write_text(base + "cloak: {secret: a-very-long-cloak-secret-for-tests}\n")
+        assert server.rehash() is None
+        await admin.send("WHOIS bob")
+        assert (await admin.expect("311")).params[2:4] == ["~b", "vhost.example"]
+        await admin.send("WHOIS admin")
+        assert (await admin.expect("311")).params[3].endswith(".ip")
+    finally:
+        await admin.close()
+        await bob.close()
+        await server.stop()
