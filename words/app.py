@@ -20,6 +20,7 @@ from words.cred.sasl import CertificateChecker, VerifiedAccountChecker
 from words.irc.server import IRCServer
 from words.metrics import CountingLoginThrottle, MetricsServer
 from words.realm import InMemoryWordsRealm, WordsRealm
+from words.realm.history import Retention
 from words.services import Services
 
 log = logging.getLogger("words")
@@ -37,6 +38,8 @@ def build_server(config: Config) -> IRCServer:
         realm: WordsRealm = SQLWordsRealm(config.realm, config.database, **options)
     else:
         realm = InMemoryWordsRealm(config.realm, **options)
+    if config.history.enabled:
+        enable_history(realm, config)
     checkers, oper_checker = checkers_from_config(config, realm)
     limits = config.limits
     throttle = CountingLoginThrottle(
@@ -51,6 +54,25 @@ def build_server(config: Config) -> IRCServer:
     server = IRCServer(config, realm, portal, oper_checker)
     server.services = services
     return server
+
+
+def history_retention(config: Config, realm: WordsRealm) -> Retention:
+    """The realm's Retention from the `history` config (0 seconds: no age limit)."""
+    history = config.history
+    return Retention(
+        lines=history.lines, age=history.max_age or None,
+        channels={realm.casefold(name): (lines, age or None)
+                  for name, lines, age in history.channels},
+    )
+
+
+def enable_history(realm: WordsRealm, config: Config) -> None:
+    """Keep history in the realm's store; never private messages to or from services."""
+    from words.services.base import ServiceBot
+
+    history = realm.enable_history(history_retention(config, realm),
+                                   private=config.history.private)
+    history.skip_private = lambda user: isinstance(user.mind, ServiceBot)
 
 
 def hasher_from_config(config: Config) -> PasswordHasher:

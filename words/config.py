@@ -137,6 +137,21 @@ class Oper:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    """History (words.realm.history): what CHATHISTORY, replay on join and the XMPP gateway serve."""
+
+    enabled: bool = True  # keep history, offer draft/chathistory and draft/event-playback
+    lines: int = 1000  # records kept per channel and per private conversation
+    max_age: float = 30 * 86400.0  # seconds a record is kept; 0: no age limit
+    # Per-channel overrides: folded name as written in the file -> (lines, max_age).
+    channels: tuple[tuple[str, int, float], ...] = ()
+    chathistory_limit: int = 100  # CHATHISTORY=<n>: the most records one command returns
+    replay_on_join: int = 0  # lines replayed on JOIN to clients without draft/chathistory; 0: off
+    past_members: bool = False  # users who left a channel (logged in) may still query it
+    private: bool = True  # keep private messages (never those to or from services)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: str = "<defaults>"
     server_name: str = "words.local"
@@ -173,6 +188,7 @@ class Config:
     channel_charset: str = "rfc"
     # uvloop: the optional extra words[uvloop] (bench/README.md has the figures).
     event_loop: str = "asyncio"
+    history: HistoryConfig = HistoryConfig()
 
     @property
     def tls_enabled(self) -> bool:
@@ -231,7 +247,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
          "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account",
          "utf8_only",
          "nick_charset", "channel_charset",
-         "event_loop", "cluster"},
+         "event_loop", "cluster", "history"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -333,6 +349,8 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         values["services"] = _services(reader, top["services"])
     if "cluster" in top:
         values["cluster"] = parse_cluster(reader, top["cluster"], values.get("database"))
+    if "history" in top:
+        values["history"] = _history(reader, top["history"])
 
     for key, choices in (("log_level", LOG_LEVELS), ("log_format", LOG_FORMATS),
                          ("event_loop", EVENT_LOOPS)):
@@ -386,6 +404,41 @@ def _listen(reader: _Reader, item: Any, key: str, base_dir: Path) -> Listen:
     except ValueError as exc:
         raise reader.fail(key, str(exc)) from None
     return Listen(listen.host, listen.port, tls)
+
+
+def _history(reader: _Reader, value: Any) -> HistoryConfig:
+    history = reader.mapping(value, "history")
+    reader.known(history, "history", {f.name for f in fields(HistoryConfig)})
+    values: dict[str, Any] = {}
+    for key in ("enabled", "past_members", "private"):
+        if key in history:
+            values[key] = reader.boolean(history[key], f"history.{key}")
+    for key, minimum in (("lines", 1), ("chathistory_limit", 1), ("replay_on_join", 0)):
+        if key in history:
+            values[key] = reader.integer(history[key], f"history.{key}", minimum=minimum)
+    if "max_age" in history:
+        values["max_age"] = _seconds(reader, history["max_age"], "history.max_age")
+    channels = reader.mapping(history.get("channels", {}), "history.channels")
+    overrides = []
+    for name, item in channels.items():
+        key = f"history.channels.{name}"
+        if not isinstance(name, str) or not name.startswith("#"):
+            raise reader.fail(key, "must be a channel name (quote it: \"#chan\")")
+        item = reader.mapping(item, key)
+        reader.known(item, key, {"lines", "max_age"})
+        lines = reader.integer(item.get("lines", values.get("lines", HistoryConfig.lines)),
+                               f"{key}.lines", minimum=1)
+        age = item.get("max_age", values.get("max_age", HistoryConfig.max_age))
+        overrides.append((name, lines, _seconds(reader, age, f"{key}.max_age")))
+    values["channels"] = tuple(overrides)
+    return HistoryConfig(**values)
+
+
+def _seconds(reader: _Reader, value: Any, key: str) -> float:
+    """A number of seconds, 0 or more (0: no limit)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise reader.fail(key, f"must be a number of seconds (0: no limit), got {value!r}")
+    return float(value)
 
 
 def _services(reader: _Reader, value: Any) -> Services:

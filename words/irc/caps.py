@@ -68,6 +68,10 @@ def offered(server: IRCServer, conn: IRCConnection | None = None) -> dict[str, s
         caps["draft/account-registration"] = registration
     for name in IRCV3_CAPS:
         caps[name] = None
+    if getattr(server.realm, "history", None) is not None:
+        # History (words.irc.handlers.chathistory): CHATHISTORY, and JOIN/PART/... in its batches.
+        caps["draft/chathistory"] = None
+        caps["draft/event-playback"] = None
     sts = server.config.sts
     if sts is not None:
         # IRCv3 sts: plaintext clients learn where TLS is; TLS clients how long to insist.

@@ -47,6 +47,7 @@ def load_handlers() -> dict[str, Command]:
     from words.irc.handlers import (
         account,
         channels,
+        chathistory,
         ircv3,
         messages,
         modes,

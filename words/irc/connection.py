@@ -100,7 +100,7 @@ class IRCConnection(asyncio.Protocol):
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_admission", "_discarding", "_abort_handle",
-        "caps", "cap_version", "sasl", "render_key", "_batches",
+        "caps", "cap_version", "sasl", "render_key", "_batches", "label",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -135,6 +135,9 @@ class IRCConnection(asyncio.Protocol):
         self.cap_version = 301
         self.render_key: tuple = ("irc", None)  # see caps_changed
         self._batches = 0  # batch references made for this client
+        # The label of the command being handled (labeled-response), until a
+        # handler that answers later takes it (take_label).
+        self.label: str | None = None
         self.sasl: SaslSession | None = None  # an AUTHENTICATE exchange under way
         # Input pacing: a token bucket; lines without a token wait in _lagged.
         self._tokens = float(server.config.limits.flood_burst)
@@ -373,12 +376,17 @@ class IRCConnection(asyncio.Protocol):
         `labeled-response` batch (several) or as a labelled ACK (none).
         """
         saved, self.out = self.out, []
+        self.label = label
         try:
             (run or self._dispatch)(msg)
         finally:
             answer, self.out = b"".join(self.out), saved
-            self._batches += 1
-            self.write(label_lines(answer, label, f"L{self._batches}", self.server.name))
+            if self.label is None:  # taken: the handler labels its answer itself, later
+                if answer:
+                    self.write(answer)
+            else:
+                self.label = None
+                self.write_labeled(answer, label)
 
     def _dispatch(self, msg: Message) -> None:
         name = msg.command.upper()
@@ -411,6 +419,24 @@ class IRCConnection(asyncio.Protocol):
         if not self.out:
             self.server.schedule_flush(self)
         self.out.append(data)
+
+    def take_label(self) -> str | None:
+        """For a handler that answers later (a database read): the label of the command
+        being handled, or None. The handler then sends its answer with write_labeled."""
+        label, self.label = self.label, None
+        return label
+
+    def write_labeled(self, data: bytes, label: str | None) -> None:
+        """Queue `data`, the whole answer to a command labelled `label` (None: unlabelled)."""
+        if label is None:
+            self.write(data)
+            return
+        self.write(label_lines(data, label, self.new_batch_ref("L"), self.server.name))
+
+    def new_batch_ref(self, prefix: str) -> str:
+        """A batch reference unique on this connection."""
+        self._batches += 1
+        return f"{prefix}{self._batches}"
 
     def send(self, command: str, *params: str, source: str | None = None) -> None:
         line = format_line(command, *params, source=source)

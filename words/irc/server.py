@@ -387,6 +387,7 @@ class IRCServer:
     def _isupport_lines(self) -> list[list[str]]:
         limits = self.config.limits
         targets = limits.max_targets
+        history = getattr(self.realm, "history", None) is not None
         tokens = [
             f"AWAYLEN={limits.awaylen}",
             "BOT=B",
@@ -395,6 +396,8 @@ class IRCServer:
             f"CHANMODES={CHANMODES_TOKEN}",
             f"CHANNELLEN={limits.channellen}",
             "CHANTYPES=#",
+            # draft/chathistory: the most one CHATHISTORY returns, and its selectors.
+            *([f"CHATHISTORY={self.config.history.chathistory_limit}"] if history else []),
             "ELIST=MNU",
             "EXCEPTS=e",
             "INVEX=I",
@@ -402,6 +405,7 @@ class IRCServer:
             f"MAXLIST=beI:{limits.max_list_entries}",
             f"MODES={limits.max_modes}",
             f"MONITOR={limits.max_monitor_entries}",
+            *(["MSGREFTYPES=msgid,timestamp"] if history else []),
             f"NETWORK={self.config.network}",
             f"NICKLEN={limits.nicklen}",
             "PREFIX=(ov)@+",

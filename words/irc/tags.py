@@ -65,9 +65,18 @@ def label_lines(data: bytes, label: str, batch_id: str, server_name: str) -> byt
     ref = batch_id.encode()
     source = b":" + server_name.encode()
     out = [b"@" + label_tag + b" " + source + b" BATCH +" + ref + b" labeled-response"]
-    out.extend(_with_tag(line, b"batch=" + ref) for line in lines)
+    # A line inside a batch of its own (a chathistory batch) keeps that tag: the
+    # nested batch's BATCH lines carry the outer reference (IRCv3 batch nesting).
+    out.extend(line if _in_batch(line) else _with_tag(line, b"batch=" + ref) for line in lines)
     out.append(source + b" BATCH -" + ref)
     return b"\r\n".join(out) + b"\r\n"
+
+
+def _in_batch(line: bytes) -> bool:
+    if not line.startswith(b"@"):
+        return False
+    tags = line[1:].split(b" ", 1)[0]
+    return any(item.startswith(b"batch=") for item in tags.split(b";"))
 
 
 def _with_tag(line: bytes, tag: bytes) -> bytes:

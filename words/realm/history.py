@@ -364,6 +364,16 @@ class _Converters:
 # -- selection over records in memory (MemoryHistory; the same rules as the SQL) -----------
 
 
+def after_time(ref: Ref, inclusive: bool) -> float:
+    """The earliest record time after a timestamp reference.
+
+    Timestamps have milliseconds and records finer times: a record is after
+    12:00:00.123 when its millisecond is, from 12:00:00.124 on.
+    """
+    assert ref.time is not None
+    return ref.time if inclusive else ref.time + 0.001
+
+
 def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
                    retention: Retention) -> list[HistoryRecord]:
     """Apply `query` to (order, entry) pairs sorted by order."""
@@ -401,9 +411,7 @@ def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
             if lower is not None:
                 if order < lower[1] or (order == lower[1] and not query.after_inclusive):
                     continue
-            elif record.time < query.after.time or (
-                record.time == query.after.time and not query.after_inclusive
-            ):
+            elif record.time < after_time(query.after, query.after_inclusive):
                 continue
         if query.before is not None:
             if upper is not None:

@@ -31,6 +31,7 @@ from words.realm.history import (
     Query,
     Ref,
     Retention,
+    after_time,
     target_name,
 )
 from words.store import schema
@@ -184,7 +185,7 @@ class SQLHistory(History):
                 return c.id >= row.id if query.after_inclusive else c.id > row.id
             return c.id < row.id
         if lower:
-            return c.time >= ref.time if query.after_inclusive else c.time > ref.time
+            return c.time >= after_time(ref, query.after_inclusive)
         return c.time < ref.time
 
     def _fresh(self, keys: Iterable[str], now: float):

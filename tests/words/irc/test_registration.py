@@ -75,7 +75,7 @@ async def test_cap_ls_holds_registration_until_cap_end(connect):
         "cap-notify sasl=PLAIN draft/account-registration=before-connect,custom-account-name"
         " server-time message-tags account-tag echo-message multi-prefix userhost-in-names"
         " extended-join away-notify account-notify invite-notify setname chghost extended-monitor"
-        " standard-replies batch labeled-response",
+        " standard-replies batch labeled-response draft/chathistory draft/event-playback",
     ]
     await client.send("NICK alice")
     await client.send("USER alice 0 * :Alice")

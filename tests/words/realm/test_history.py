@@ -116,7 +116,11 @@ async def test_the_selectors(make_realm, kind):
     # Timestamps: strictly before / after the time of m5.
     when = Ref(time=everything[5].time)
     assert texts(await h.before("#chan", when, 2, **only)) == ["m3", "m4"]
-    assert texts(await h.after("#chan", when, 2, **only)) == ["m6", "m7"]
+    # After a timestamp is from its next millisecond on (timestamps have milliseconds).
+    later = [r.text for r in everything if r.time >= when.time + 0.001]
+    assert texts(await h.after("#chan", when, 2, **only)) == later[:2]
+    assert texts(await h.after("#chan", Ref(time=everything[0].time - 1), 2, **only)) == [
+        "m0", "m1"]
     # An unknown msgid matches nothing; kinds=None gives the joins too.
     assert await h.before("#chan", Ref(msgid="nope"), 5) == []
     assert [r.kind for r in await h.latest("#chan", 12)][:2] == ["join", "join"]

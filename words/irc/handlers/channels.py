@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from words.irc import numerics as N
 from words.irc.commands import command
 from words.irc.connection import user_prefix
+from words.irc.handlers.chathistory import replay_on_join
 from words.masks import match_mask
 from words.names import valid_channel_name
 from words.realm import Group, NoSuchGroup
@@ -84,6 +85,7 @@ def handle_join(conn: IRCConnection, msg: Message) -> None:
         realm.join(user, group)
         send_topic(conn, group, on_join=True)
         send_names(conn, group)
+        replay_on_join(conn, group)  # history.replay_on_join lines, after the burst
 
 
 @command("PART", min_params=1)
