@@ -116,6 +116,19 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A redis-server from Debian's package on a free loopback port, for this session.
+
+    Nothing saved to disk (`--save '' --appendonly no`); installed when missing.
+    """
+    from support import start_redis
+
+    server = start_redis()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def prosody():
     """A real Prosody on free loopback ports for this session (tests/xmpp_support.py)."""
     from xmpp_support import ProsodyServer
@@ -161,6 +174,7 @@ SYSTEM_SERVERS = [
     (("postgres_url", "[postgresql"), ("postgresql", "psql")),
     (("ngircd_binary", "[ngircd"), ("ngircd", "ngircd")),
     (("prosody", "[prosody"), ("prosody", "prosody")),
+    (("redis_url", "[redis"), ("redis-server", "redis-server")),
 ]
 
 

@@ -266,6 +266,34 @@ def start_postgres() -> PostgresServer:
     return PostgresServer(proc, url, workdir)
 
 
+class RedisServer:
+    def __init__(self, proc: subprocess.Popen, port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_redis() -> RedisServer:
+    """A redis-server on a free loopback port that keeps nothing on disk."""
+    binary = ensure_system_package("redis-server", "redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--protected-mode", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    wait_for_port(port, proc=proc, timeout=30)
+    return RedisServer(proc, port)
+
+
 def fresh_postgres_database(server_url: str) -> str:
     """A new, empty database on the session's PostgreSQL server."""
     import uuid

@@ -53,6 +53,10 @@ def build_server(config: Config) -> IRCServer:
     services.start()
     server = IRCServer(config, realm, portal, oper_checker)
     server.services = services
+    if config.cluster is not None and config.cluster.enabled:
+        from words.cluster.link import ClusterLink
+
+        server.cluster = ClusterLink(realm, config.cluster)  # joins the network in serve()
     return server
 
 
@@ -126,6 +130,9 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
     if server.config.metrics is not None:
         metrics = server.metrics = MetricsServer(server)
         await metrics.start(server.config.metrics)  # OSError (address in use) before any client
+    cluster = getattr(server, "cluster", None)
+    if cluster is not None:
+        await cluster.start()  # ClusterError: Redis unreachable, node name in use
     await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -141,6 +148,8 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
             loop.remove_signal_handler(sig)
         log.info("shutting down: %s", server.shutdown_reason)
         await server.stop(server.shutdown_reason)
+        if cluster is not None:
+            await cluster.stop()  # after the clients' quits, before the services sign off
         if metrics is not None:
             await metrics.stop()
         services = getattr(server, "services", None)

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         "--log-format", choices=list(LOG_FORMATS),
         help="text (rich on a terminal, plain otherwise) or json (one object a line)",
     )
+    serve.add_argument(
+        "--cluster", action="store_true",
+        help="run as a node of a cluster (the config's cluster: section, or its defaults)",
+    )
+    serve.add_argument("--node", metavar="NAME", help="this node's name in the cluster (implies --cluster)")
     serve.set_defaults(run=_serve)
 
     check = sub.add_parser("check-config", help="validate a configuration file without starting")
@@ -69,8 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     hashpw.set_defaults(run=_hashpw, help_auth=False)
 
     from words.admin import add_parsers
+    from words.cluster.status import add_parser as add_cluster_parser
 
     add_parsers(sub)
+    add_cluster_parser(sub)
     return parser
 
 
@@ -93,11 +100,30 @@ def _load(args: argparse.Namespace) -> Config:
         config = replace(config, log_level=args.log_level)
     if args.log_format:
         config = replace(config, log_format=args.log_format)
+    if args.cluster or args.node:
+        config = _with_cluster(config, args.node)
     return config
+
+
+def _with_cluster(config: Config, node: str | None) -> Config:
+    """`--cluster` / `--node`: cluster mode on, with the config's settings or the defaults."""
+    from words.cluster.settings import Cluster, check_node_name
+
+    cluster = replace(config.cluster or Cluster(), enabled=True)
+    if node:
+        problem = check_node_name(node)
+        if problem is not None:
+            raise ConfigError("--node", "--node", problem)
+        cluster = replace(cluster, node=node)
+    if not config.database or not config.database.startswith("postgresql"):
+        raise ConfigError(config.source, "cluster", "needs realm.database on PostgreSQL "
+                          "(every node shares its accounts and channels)")
+    return replace(config, cluster=cluster)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from words.app import build_server, serve
+    from words.cluster.link import ClusterError
 
     try:
         config = _load(args)
@@ -123,6 +149,8 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail(f"cannot listen: {exc.strerror or exc}")
     except ImportError as exc:
         return _fail(f"{config.source}: event_loop: {exc}")
+    except ClusterError as exc:
+        return _fail(str(exc))
     if server.restart_requested:
         _restart()
     return 0

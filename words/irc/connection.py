@@ -580,6 +580,14 @@ class IRCConnection(asyncio.Protocol):
         self._replay_held()
 
     def _sign_on(self) -> None:
+        cluster = getattr(self.server, "cluster", None)
+        if cluster is not None:
+            # Another node may hold the nick: claim it across the network first (433 if taken).
+            self.run_holding_input(cluster.sign_on_claimed(self))
+            return
+        self.sign_on_now()
+
+    def sign_on_now(self) -> None:
         assert self.avatar is not None and self.nick is not None and self.username is not None
         try:
             user = self.avatar.sign_on(

@@ -82,6 +82,8 @@ class SQLWordsRealm(WordsRealm):
     # -- write-behind of registered channels ---------------------------------------------
 
     def _persist(self, event: Event) -> None:
+        if self.applying_remote:
+            return  # another cluster node's change: that node stores it
         kind = type(event)
         if kind is SignedOn or kind is AccountChanged:
             account = event.user.account

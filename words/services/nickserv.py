@@ -300,6 +300,8 @@ class NickServ(ServiceBot):
         self._forget(user)
         if not user.online or isinstance(user.mind, ServiceBot) or self.user is None:
             return
+        if getattr(user.mind, "remote", False):  # another cluster node's user: its NickServ checks
+            return
         token = object()
         self._checks[user] = token
         self.services.spawn(self._check_nick(user, user.name, token))

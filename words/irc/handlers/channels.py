@@ -48,6 +48,26 @@ def find_channel(conn: IRCConnection, name: str) -> Group | None:
 
 @command("JOIN", min_params=1)
 def handle_join(conn: IRCConnection, msg: Message) -> None:
+    cluster = getattr(conn.server, "cluster", None)
+    if cluster is not None:
+        claims = cluster.channels_to_claim(msg.params[0].split(","))
+        if claims:
+            # A new channel's first joiner is op once across the nodes: claim, then join.
+            conn.run_holding_input(_join_after_claims(conn, msg, cluster, claims))
+            return
+    join_channels(conn, msg)
+
+
+async def _join_after_claims(conn: IRCConnection, msg: Message, cluster, claims: list[str]) -> None:
+    await cluster.claim_channels(claims)
+    try:
+        if not conn.closing and conn.user is not None:
+            join_channels(conn, msg)
+    finally:
+        cluster.end_channel_claims(claims)
+
+
+def join_channels(conn: IRCConnection, msg: Message) -> None:
     user = conn.user
     assert user is not None
     realm = conn.server.realm

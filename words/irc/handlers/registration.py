@@ -60,6 +60,11 @@ def handle_nick(conn: IRCConnection, msg: Message) -> None:
         conn.nick = nick
         conn.try_register()
         return
+    cluster = getattr(conn.server, "cluster", None)
+    if cluster is not None and realm.casefold(nick) != user.folded:
+        # Another node may hold the nick: claim it across the network first (433 if taken).
+        conn.run_holding_input(cluster.rename_claimed(conn, nick))
+        return
     try:
         realm.rename(user, nick)
     except DuplicateUser:
