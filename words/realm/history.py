@@ -152,6 +152,9 @@ class History:
         self.retention = retention or Retention()
         self.private = private
         self.skip_private: Callable[[User], bool] = lambda user: False
+        # True while the event at hand must not be kept here (the SQL realm of a
+        # cluster: another node's event, which that node stores in the shared table).
+        self.skip_event: Callable[[], bool] = lambda: False
         self._converters = _Converters(casefold)
 
     # -- keys ----------------------------------------------------------------------
@@ -173,6 +176,8 @@ class History:
 
     def record(self, event: Event) -> None:
         """Subscriber: keep what `event` says, if it is worth keeping."""
+        if self.skip_event():
+            return
         kind = type(event)
         try:
             if kind is Said:

@@ -77,7 +77,10 @@ class SQLWordsRealm(WordsRealm):
         """History in the database (the `history` table), written behind as the rest."""
         from words.store.history import SQLHistory
 
-        return SQLHistory(self.db, self.casefold, retention, private=private)
+        history = SQLHistory(self.db, self.casefold, retention, private=private)
+        # In a cluster the table is shared: the node where an event happened stores it.
+        history.skip_event = lambda: getattr(self, "applying_remote", False)
+        return history
 
     # -- write-behind of registered channels ---------------------------------------------
 

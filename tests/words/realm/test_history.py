@@ -240,3 +240,13 @@ async def test_a_database_failure_is_logged_and_chat_goes_on(tmp_path, caplog):
     assert mind.kinds() == ["receive"]
     assert any("history records were not stored" in r.getMessage() for r in caplog.records)
     await realm.close()
+
+
+async def test_the_sql_realm_of_a_cluster_keeps_only_its_own_events(make_realm):
+    realm = await realm_with_history(make_realm, "sqlite")
+    alice, _, group = await chat(realm)
+    realm.applying_remote = True  # words.cluster applies another node's event
+    realm.say(alice, group, "stored by the other node")
+    realm.applying_remote = False
+    realm.say(alice, group, "ours")
+    assert texts(await realm.history.latest("#chan", 10, kinds=MESSAGE_KINDS)) == ["ours"]
