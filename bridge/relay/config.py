@@ -97,7 +97,6 @@ class PairOptions:
     # A zero-width space after the nick's first character: IRC clients of the
     # person named do not highlight (beep) for every relayed message.
     break_highlights: bool = True
-    strip_formatting: bool = True  # IRC colours and bold, for XMPP readers
     irc_max_lines: int = 15  # of one XMPP message, after splitting
     rejoin_delay: float = 10.0  # after a kick, on either side
 
@@ -302,7 +301,6 @@ def _options(sec: _Section, base: PairOptions) -> PairOptions:
         join_part=sec.flag("join_part", base.join_part),
         topic_sync=sec.flag("topic_sync", base.topic_sync),
         break_highlights=sec.flag("break_highlights", base.break_highlights),
-        strip_formatting=sec.flag("strip_formatting", base.strip_formatting),
         irc_max_lines=sec.number("irc_max_lines", base.irc_max_lines, minimum=2, integer=True),
         rejoin_delay=float(sec.number("rejoin_delay", base.rejoin_delay, minimum=0.0)),
     )
@@ -311,8 +309,8 @@ def _options(sec: _Section, base: PairOptions) -> PairOptions:
 def _pair(source: str, index: int, raw: Any, defaults: PairOptions, irc: dict[str, IRCNetwork],
           xmpp: dict[str, XMPPAccount]) -> PairConfig:
     sec = _Section(source, f"pairs[{index}]", raw, {
-        "irc", "channel", "channel_key", "xmpp", "room", "room_password", "nick",
-        *_OPTION_KEYS})
+        "irc", "channel", "channel_key", "channel_key_env", "xmpp", "room", "room_password",
+        "room_password_env", "nick", *_OPTION_KEYS})
     network = sec.text("irc", required=True)
     if network not in irc:
         raise sec.error("irc", f"no IRC network {network!r} under irc: "

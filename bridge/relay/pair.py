@@ -53,7 +53,7 @@ class Pair:
     # -- IRC -> XMPP ----------------------------------------------------------------------
 
     def _to_xmpp(self, body: str) -> None:
-        body = clean_for_xmpp(body, self.options.strip_formatting)
+        body = clean_for_xmpp(body)
         if body.strip():
             self.xmpp.relay_message(self.room, body)
 
@@ -86,7 +86,7 @@ class Pair:
 
     def from_irc_topic(self, nick: str, topic: str) -> None:
         if self.options.topic_sync:
-            self.xmpp.relay_subject(self.room, clean_for_xmpp(topic, self.options.strip_formatting))
+            self.xmpp.relay_subject(self.room, clean_for_xmpp(topic))
 
     # -- XMPP -> IRC ----------------------------------------------------------------------
 

@@ -36,11 +36,10 @@ def strip_irc_formatting(text: str) -> str:
     return _IRC_FORMATTING.sub("", text)
 
 
-def clean_for_xmpp(text: str, strip_formatting: bool = True) -> str:
-    """IRC text as an XMPP body: formatting codes stripped (or not), XML-invalid characters removed."""
-    if strip_formatting:
-        text = strip_irc_formatting(text)
-    return _XML_INVALID.sub("", text)
+def clean_for_xmpp(text: str) -> str:
+    """IRC text as an XMPP body: formatting codes (with their colour numbers) stripped,
+    and any other control character XML cannot carry removed."""
+    return _XML_INVALID.sub("", strip_irc_formatting(text))
 
 
 def clean_for_irc(text: str) -> str:
