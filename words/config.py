@@ -137,6 +137,26 @@ class Oper:
 
 
 @dataclass(frozen=True, slots=True)
+class XMPP:
+    """The XMPP gateway: an XEP-0114 component of an XMPP server (bridge.gateway)."""
+
+    component: str  # the component's domain: rooms are #chan@component, users nick@component
+    secret: str = field(repr=False)  # the component_secret of the XMPP server's config
+    host: str = "127.0.0.1"  # where the XMPP server accepts components
+    port: int = 5347
+    # JIDs of these domains are the words accounts of the same local part.
+    trusted_domains: tuple[str, ...] = ()
+    unknown_jids: str = "guest"  # JIDs neither trusted nor linked: "guest" or "refuse"
+    # After the link to the XMPP server drops, its users stay on IRC this long
+    # (seconds): a short outage does not make them quit and rejoin.
+    grace_seconds: float = 30.0
+    formatting: str = "styling"  # IRC formatting <-> XEP-0393 "styling", or "strip"
+    reconnect_min: float = 1.0  # first wait before reconnecting (seconds), doubled each try
+    reconnect_max: float = 60.0  # the longest wait between tries
+    history: int = 20  # messages of recent history sent on join (0: none)
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryConfig:
     """History (words.realm.history): what CHATHISTORY, replay on join and the XMPP gateway serve."""
 
@@ -186,9 +206,10 @@ class Config:
     # channels rfc|ascii|utf8. With utf8 nicks, look-alikes of nicks in use are refused.
     nick_charset: str = "ascii"
     channel_charset: str = "rfc"
+    xmpp: XMPP | None = None  # the XMPP gateway; None: off
+    history: HistoryConfig = HistoryConfig()
     # uvloop: the optional extra words[uvloop] (bench/README.md has the figures).
     event_loop: str = "asyncio"
-    history: HistoryConfig = HistoryConfig()
 
     @property
     def tls_enabled(self) -> bool:
@@ -247,7 +268,7 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
          "allow_die", "allow_restart", "scram", "services", "sts", "cloak", "require_account",
          "utf8_only",
          "nick_charset", "channel_charset",
-         "event_loop", "cluster", "history"},
+         "event_loop", "xmpp", "cluster", "history"},
     )
 
     server = reader.mapping(top.get("server", {}), "server")
@@ -349,6 +370,8 @@ def config_from_mapping(data: Any, source: str, base_dir: Path = Path(".")) -> C
         values["services"] = _services(reader, top["services"])
     if "cluster" in top:
         values["cluster"] = parse_cluster(reader, top["cluster"], values.get("database"))
+    if "xmpp" in top:
+        values["xmpp"] = _xmpp(reader, top["xmpp"])
     if "history" in top:
         values["history"] = _history(reader, top["history"])
 
@@ -459,6 +482,58 @@ def _services(reader: _Reader, value: Any) -> Services:
             services["nick_grace_seconds"], "services.nick_grace_seconds"
         )
     return Services(**values)
+
+
+XMPP_UNKNOWN_JIDS = ("guest", "refuse")
+XMPP_FORMATTING = ("styling", "strip")
+
+
+def _domain(reader: _Reader, value: Any, key: str) -> str:
+    domain = reader.text(value, key).lower()
+    if any(c in domain for c in " @/:*?") or "." not in domain.strip("."):
+        raise reader.fail(key, f"must be a domain name like irc.example.org, got {domain!r}")
+    return domain
+
+
+def _xmpp(reader: _Reader, value: Any) -> XMPP:
+    xmpp = reader.mapping(value, "xmpp")
+    reader.known(xmpp, "xmpp", {f.name for f in fields(XMPP)})
+    for required in ("component", "secret"):
+        if required not in xmpp:
+            raise reader.fail(f"xmpp.{required}", "is required")
+    values: dict[str, Any] = {
+        "component": _domain(reader, xmpp["component"], "xmpp.component"),
+        "secret": reader.text(xmpp["secret"], "xmpp.secret"),
+    }
+    if "host" in xmpp:
+        values["host"] = reader.text(xmpp["host"], "xmpp.host")
+    if "port" in xmpp:
+        port = reader.integer(xmpp["port"], "xmpp.port", minimum=1)
+        if port > 65535:
+            raise reader.fail("xmpp.port", f"must be at most 65535, got {port}")
+        values["port"] = port
+    if "trusted_domains" in xmpp:
+        domains = xmpp["trusted_domains"]
+        if not isinstance(domains, list):
+            raise reader.fail("xmpp.trusted_domains", "must be a list of domain names")
+        values["trusted_domains"] = tuple(
+            _domain(reader, d, f"xmpp.trusted_domains[{i}]") for i, d in enumerate(domains)
+        )
+    for key, choices in (("unknown_jids", XMPP_UNKNOWN_JIDS), ("formatting", XMPP_FORMATTING)):
+        if key in xmpp:
+            choice = reader.text(xmpp[key], f"xmpp.{key}").lower()
+            if choice not in choices:
+                raise reader.fail(f"xmpp.{key}", f"{choice!r} is not one of {', '.join(choices)}")
+            values[key] = choice
+    for key in ("grace_seconds", "reconnect_min", "reconnect_max"):
+        if key in xmpp:
+            values[key] = reader.number(xmpp[key], f"xmpp.{key}")
+    if "history" in xmpp:
+        values["history"] = reader.integer(xmpp["history"], "xmpp.history", minimum=0)
+    config = XMPP(**values)
+    if config.reconnect_max < config.reconnect_min:
+        raise reader.fail("xmpp.reconnect_max", "must not be less than xmpp.reconnect_min")
+    return config
 
 
 def _cloak(reader: _Reader, value: Any) -> Cloak:

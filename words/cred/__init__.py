@@ -22,6 +22,7 @@ from words.cred.errors import (
     UnknownUser,
 )
 from words.cred.hashing import DEFAULT_HASHER, PasswordHasher
+from words.cred.jid import JIDChecker, JIDCredentials, JIDGuestChecker
 from words.cred.portal import LOGIN_REFUSED, Portal, Realm
 from words.cred.strcred import AUTH_KINDS, AuthSpecError, help_auth, make_checker
 from words.cred.throttle import LoginThrottle
@@ -37,6 +38,9 @@ __all__ = [
     "CredentialsChecker",
     "FilePasswordDB",
     "InMemoryUsernamePasswordDatabase",
+    "JIDChecker",
+    "JIDCredentials",
+    "JIDGuestChecker",
     "LoginFailed",
     "LoginThrottle",
     "LoginThrottled",

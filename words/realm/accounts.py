@@ -32,6 +32,7 @@ class MemoryAccountStore:
     def __init__(self, casefold: Callable[[str], str]) -> None:
         self.casefold = casefold
         self._accounts: dict[str, Account] = {}
+        self._jids: dict[str, str] = {}  # bare JID -> folded account name (XMPP gateway links)
 
     async def create(self, name: str, password_hash: str, *, scram: str | None = None) -> Account:
         folded = self.casefold(name)
@@ -57,7 +58,25 @@ class MemoryAccountStore:
         return self._change(name, last_seen=time.time())
 
     async def delete(self, name: str) -> bool:
-        return self._accounts.pop(self.casefold(name), None) is not None
+        folded = self.casefold(name)
+        self._jids = {jid: acct for jid, acct in self._jids.items() if acct != folded}
+        return self._accounts.pop(folded, None) is not None
+
+    async def link_jid(self, jid: str, name: str) -> bool:
+        """Bind the bare `jid` to the account (replacing an older link); False if no account."""
+        folded = self.casefold(name)
+        if folded not in self._accounts:
+            return False
+        self._jids[jid.lower()] = folded
+        return True
+
+    async def unlink_jid(self, jid: str) -> bool:
+        return self._jids.pop(jid.lower(), None) is not None
+
+    async def account_for_jid(self, jid: str) -> str | None:
+        """The stored spelling of the account `jid` is linked to, or None."""
+        account = self._accounts.get(self._jids.get(jid.lower(), ""))
+        return account.name if account is not None else None
 
     async def add_fingerprint(self, name: str, fingerprint: str) -> bool:
         fingerprint = fingerprint.lower()

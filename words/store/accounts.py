@@ -13,7 +13,7 @@ from words.realm.accounts import Account, DuplicateAccount
 from words.store import schema
 from words.store.database import Database
 
-accounts, certs = schema.accounts, schema.account_certs
+accounts, certs, jids = schema.accounts, schema.account_certs, schema.account_jids
 
 
 class AccountStore:
@@ -102,6 +102,34 @@ class AccountStore:
             )).rowcount > 0,
             f"removing a certificate from {name}",
         )
+
+    async def link_jid(self, jid: str, name: str) -> bool:
+        """Bind the bare `jid` to the account (replacing an older link); False if no account."""
+        folded, jid = self.casefold(name), jid.lower()
+
+        def op(conn: Connection) -> bool:
+            account_id = conn.execute(select(accounts.c.id).where(accounts.c.folded == folded)).scalar()
+            if account_id is None:
+                return False
+            conn.execute(delete(jids).where(jids.c.jid == jid))
+            conn.execute(insert(jids).values(account_id=account_id, jid=jid))
+            return True
+
+        return await self.db.run(op, f"linking {jid} to {name}")
+
+    async def unlink_jid(self, jid: str) -> bool:
+        jid = jid.lower()
+        return await self.db.run(
+            lambda conn: conn.execute(delete(jids).where(jids.c.jid == jid)).rowcount > 0,
+            f"unlinking {jid}",
+        )
+
+    async def account_for_jid(self, jid: str) -> str | None:
+        """The stored spelling of the account `jid` is linked to, or None."""
+        query = select(accounts.c.name).join(jids, jids.c.account_id == accounts.c.id).where(
+            jids.c.jid == jid.lower()
+        )
+        return await self.db.run(lambda conn: conn.execute(query).scalar(), f"looking up {jid}")
 
     # -- helpers --------------------------------------------------------------------
 
