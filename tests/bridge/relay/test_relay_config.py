@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bots.connector import TLSOptions
 from bridge.relay.config import ConfigError, load_config, parse_config
@@ -151,3 +152,16 @@ def test_file_problems(tmp_path):
     broken.write_text("irc: [\n")
     with pytest.raises(ConfigError, match=r"broken.yaml: \(file\): not valid YAML"):
         load_config(broken)
+
+
+def test_the_readme_example_loads(monkeypatch):
+    readme = (REPO / "README.md").read_text()
+    relay_section = readme[readme.index("### Relay"):]
+    example = relay_section[relay_section.index("```yaml\n") + 8:]
+    example = example[:example.index("```")]
+    monkeypatch.setenv("RELAY_SASL_PASS", "s")
+    monkeypatch.setenv("RELAY_XMPP_PASS", "x")
+    config = parse_config(yaml.safe_load(example), "README.md")
+    assert [p.channel for p in config.pairs] == ["#words", "#help"]
+    assert config.irc["libera"].sasl_username == "words-relay"
+    assert config.irc["libera"].port == 6697
