@@ -14,7 +14,7 @@ from typing import AsyncIterator, Callable
 import pytest
 from support import REPO, RawClient, fresh_postgres_database, wait_for_port
 
-from words.app import build_server
+from words.app import build_server, start_gateway, stop_gateway
 from words.config import Config, Limits, Listen
 from words.irc.server import IRCServer
 
@@ -42,12 +42,14 @@ async def start_server() -> AsyncIterator[Callable[..., "asyncio.Future[IRCServe
         if hasattr(server.realm, "open"):
             await server.realm.open()  # the SQL realm (config `database=...`)
         await server.start()
+        await start_gateway(server)  # the XMPP gateway, when the config has one
         server.port = server.bound[0][1]
         servers.append(server)
         return server
 
     yield start
     for server in servers:
+        await stop_gateway(server)
         await server.stop()
         if hasattr(server.realm, "close"):
             await server.realm.close()

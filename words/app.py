@@ -12,6 +12,8 @@ from words.cred import (
     AccountChecker,
     CredentialsChecker,
     InMemoryUsernamePasswordDatabase,
+    JIDChecker,
+    JIDGuestChecker,
     PasswordHasher,
     Portal,
     make_checker,
@@ -57,7 +59,25 @@ def build_server(config: Config) -> IRCServer:
         from words.cluster.link import ClusterLink
 
         server.cluster = ClusterLink(realm, config.cluster)  # joins the network in serve()
+    if config.xmpp is not None:
+        from bridge.gateway import Gateway
+
+        server.gateway = Gateway(config, realm, portal)  # connects in start_gateway()
     return server
+
+
+async def start_gateway(server: IRCServer) -> None:
+    """Start the XMPP gateway if the config has one; it connects (and reconnects) in the background."""
+    gateway = getattr(server, "gateway", None)
+    if gateway is not None:
+        await gateway.start()
+
+
+async def stop_gateway(server: IRCServer, reason: str = "Server shutting down") -> None:
+    """Its XMPP users leave their rooms, then the component disconnects."""
+    gateway = getattr(server, "gateway", None)
+    if gateway is not None:
+        await gateway.stop(reason)
 
 
 def history_retention(config: Config, realm: WordsRealm) -> Retention:
@@ -107,6 +127,11 @@ def checkers_from_config(
         CertificateChecker(realm.accounts, realm.casefold),
         VerifiedAccountChecker(),
     ]
+    if config.xmpp is not None:
+        # XMPP users: a trusted domain or a linked JID, then guests if allowed.
+        checkers.append(JIDChecker(realm.accounts, config.xmpp.trusted_domains))
+        if config.xmpp.unknown_jids == "guest":
+            checkers.append(JIDGuestChecker())
     oper_checker = None
     if config.opers:
         # Hashes only (the config refuses plaintext): the same checker and
@@ -134,6 +159,7 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
     if cluster is not None:
         await cluster.start()  # ClusterError: Redis unreachable, node name in use
     await server.start()
+    await start_gateway(server)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.request_shutdown, "Server shutting down")
@@ -147,6 +173,7 @@ async def serve(server: IRCServer, ready: asyncio.Event | None = None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("shutting down: %s", server.shutdown_reason)
+        await stop_gateway(server, server.shutdown_reason)
         await server.stop(server.shutdown_reason)
         if cluster is not None:
             await cluster.stop()  # after the clients' quits, before the services sign off

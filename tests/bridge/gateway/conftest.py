@@ -1,0 +1,52 @@
+"""Fixtures for the XMPP gateway: a words server with an `xmpp:` section on the session Prosody."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from gateway_support import Inbox
+from xmpp_support import connect_client, disconnect_client
+
+from words.config import XMPP
+
+_names = itertools.count(1)
+
+
+def gateway_config(prosody, **overrides) -> XMPP:
+    values = {
+        "component": prosody.component_domain, "secret": prosody.secret,
+        "host": "127.0.0.1", "port": prosody.component_port,
+        "reconnect_min": 0.2, "reconnect_max": 1.0, **overrides,
+    }
+    return XMPP(**values)
+
+
+@pytest.fixture
+async def gateway_server(start_server, prosody):
+    """A words server whose gateway is connected to the session Prosody (guests allowed)."""
+
+    async def start(**xmpp):
+        server = await start_server(xmpp=gateway_config(prosody, **xmpp))
+        await server.gateway.wait_connected(15)
+        return server
+
+    return start
+
+
+@pytest.fixture
+async def xmpp_user(prosody):
+    """`await xmpp_user("alice")`: a logged-in slixmpp client (unique JID) and its Inbox."""
+    clients = []
+
+    async def open_client(name: str, password: str = "secretpw"):
+        jid_name = f"{name}{next(_names)}"
+        client = await connect_client(prosody, jid_name, password)
+        clients.append(client)
+        client.inbox = Inbox(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        await disconnect_client(client)
+
