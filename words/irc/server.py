@@ -318,6 +318,11 @@ class IRCServer:
         self.oper_checker = oper_checker
         self.isupport = self._isupport_lines()
         self.whowas = deque(self.whowas, maxlen=config.limits.whowas_length)
+        history = getattr(self.realm, "history", None)
+        if history is not None:  # its retention follows (history.enabled needs a restart)
+            from words.app import history_retention
+
+            history.configure(history_retention(config, self.realm), private=config.history.private)
         caps.announce_changes(self, before)  # cap-notify: CAP NEW / DEL
         self._refresh_opers()
         from words.irc.cloak import recloak

@@ -157,6 +157,11 @@ class History:
         self.skip_event: Callable[[], bool] = lambda: False
         self._converters = _Converters(casefold)
 
+    def configure(self, retention: Retention, *, private: bool) -> None:
+        """New retention and private setting (a REHASH); what is kept already follows."""
+        self.retention = retention
+        self.private = private
+
     # -- keys ----------------------------------------------------------------------
 
     def party(self, user: User) -> str:
@@ -439,6 +444,12 @@ class MemoryHistory(History):
         self._rings: dict[str, deque[tuple[int, Entry]]] = {}
         self._order = itertools.count(1)
         self._conversations: dict[str, set[str]] = {}  # party -> private keys
+
+    def configure(self, retention: Retention, *, private: bool) -> None:
+        super().configure(retention, private=private)
+        # Each ring gets its new length, keeping its newest records.
+        for key, ring in self._rings.items():
+            self._rings[key] = deque(ring, maxlen=retention.lines_for(key))
 
     def store(self, entries: list[Entry]) -> None:
         for entry in entries:

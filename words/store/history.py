@@ -54,6 +54,12 @@ class SQLHistory(History):
         self._flush_handle: asyncio.Handle | None = None
         self._writes: set[asyncio.Future] = set()
         self._last_age_prune = 0.0
+        self._recount = False
+
+    def configure(self, retention: Retention, *, private: bool) -> None:
+        super().configure(retention, private=private)
+        self._last_age_prune = 0.0  # the next write prunes by the new ages
+        self._recount = True  # ... and cuts every conversation to its new length
 
     # -- writing behind ------------------------------------------------------------------
 
@@ -71,15 +77,16 @@ class SQLHistory(History):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if not self._pending:
+        if not self._pending and not self._recount:
             return
         entries, self._pending = self._pending, []
         now = time.time()
         prune_age = now - self._last_age_prune >= _AGE_PRUNE_SECONDS
         if prune_age:
             self._last_age_prune = now
+        recount, self._recount = self._recount, False
         task = self.db.submit(
-            lambda conn: self._insert(conn, entries, now, prune_age),
+            lambda conn: self._insert(conn, entries, now, prune_age, recount),
             f"storing {len(entries)} history records",
         )
         self._writes.add(task)
@@ -96,10 +103,15 @@ class SQLHistory(History):
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
 
-    def _insert(self, conn: Connection, entries: list[Entry], now: float, prune_age: bool) -> None:
-        conn.execute(insert(history), [_row(entry) for entry in entries])
+    def _insert(self, conn: Connection, entries: list[Entry], now: float, prune_age: bool,
+                recount: bool = False) -> None:
+        if entries:
+            conn.execute(insert(history), [_row(entry) for entry in entries])
         retention = self.retention
-        for key in {entry.key for entry in entries}:
+        keys = {entry.key for entry in entries}
+        if recount:
+            keys.update(conn.execute(select(history.c.conversation).distinct()).scalars())
+        for key in keys:
             newest = (
                 select(history.c.id).where(history.c.conversation == key)
                 .order_by(history.c.id.desc()).offset(retention.lines_for(key)).limit(1)

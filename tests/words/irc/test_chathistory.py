@@ -495,3 +495,44 @@ def test_history_config_is_checked():
         with pytest.raises(ConfigError) as raised:
             config_from_mapping({"history": bad}, "h.yaml")
         assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("database", [False, True], ids=["memory", "sqlite"])
+async def test_a_rehash_changes_retention_and_the_limit(tmp_path, database):
+    from words.app import build_server
+    from words.config import load_config
+
+    path = tmp_path / "words.yaml"
+    base = ("listen: ['127.0.0.1:0']\nhashing: {ln: 4}\nserver: {name: irc.test}\n"
+            "limits: {flood_burst: 100000, flood_rate: 100000}\n")
+    if database:
+        base += f"realm: {{database: 'sqlite:///{tmp_path / 'words.db'}'}}\n"
+    path.write_text(base + "history: {lines: 6}\n")
+    server = build_server(load_config(path))
+    if database:
+        await server.realm.open()
+    await server.start()
+    server.port = server.bound[0][1]
+    alice = await RawClient.connect(server.port)
+    try:
+        await negotiate(alice, "alice", FULL)
+        await join(alice, "#a")
+        for i in range(6):
+            await alice.send(f"PRIVMSG #a :m{i}")
+        _, body = batched(await answer(alice, "CHATHISTORY LATEST #a * 10"))
+        # 6 records kept: the six messages (alice's JOIN was the seventh, the oldest).
+        assert [line.rsplit(" ", 1)[1] for line in body] == ["m0", "m1", "m2", "m3", "m4", "m5"]
+        path.write_text(base + "history: {lines: 3, chathistory_limit: 2}\n")
+        assert server.rehash() is None
+        _, body = batched(await answer(alice, "CHATHISTORY LATEST #a * 10"))
+        assert [line.rsplit(" ", 1)[1] for line in body] == ["m4", "m5"]  # the new limit
+        _, body = batched(await answer(alice, "CHATHISTORY BEFORE #a timestamp=2999-01-01T00:00:00.000Z 2"))
+        assert [line.rsplit(" ", 1)[1] for line in body] == ["m4", "m5"]
+        _, body = batched(await answer(alice, "CHATHISTORY AFTER #a timestamp=2000-01-01T00:00:00.000Z 2"))
+        # Only the 3 newest records are kept now: m0..m2 went.
+        assert [line.rsplit(" ", 1)[1] for line in body] == ["m3", "m4"]
+    finally:
+        await alice.close()
+        await server.stop()
+        if database:
+            await server.realm.close()
