@@ -202,10 +202,33 @@ class RecordingMind:
 
 
 class PostgresServer:
-    def __init__(self, proc: subprocess.Popen, url: str, workdir: Path) -> None:
+    def __init__(self, proc: subprocess.Popen, url: str, workdir: Path,
+                 command: list[str] | None = None) -> None:
         self.proc = proc
         self.url = url
         self.workdir = workdir
+        self.command = command  # how it was started, for resume()
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: clients are cut), keeping its data for resume()."""
+        import signal
+
+        # SIGINT to the postmaster itself: a fast shutdown that cuts the clients (SIGTERM
+        # would wait for them to leave, and runuser passes on only that one).
+        pid_file = self.workdir / "data" / "postmaster.pid"
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        self.proc.wait(timeout=20)
+        deadline = time.monotonic() + 20
+        while pid_file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL did not stop within 20 s")
+            time.sleep(0.02)  # polling with a deadline
+
+    def resume(self) -> None:
+        """Start the halted server again on the same data and port; returns once it takes logins."""
+        assert self.command is not None and self.proc.poll() is not None
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _wait_for_logins(self.url, self.proc)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -243,13 +266,15 @@ def start_postgres() -> PostgresServer:
         check=True, capture_output=True, timeout=120,
     )
     port = free_port()
-    proc = subprocess.Popen(
-        [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-         "-c", "listen_addresses=127.0.0.1", "-k", str(sockets), "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    wait_for_port(port, proc=proc, timeout=30)
+    command = [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
+               "-c", "listen_addresses=127.0.0.1", "-k", str(sockets), "-c", "fsync=off"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    _wait_for_logins(url, proc)
+    return PostgresServer(proc, url, workdir, command)
+
+
+def _wait_for_logins(url: str, proc: subprocess.Popen) -> None:
     # The port opens a moment before the server accepts logins: retry with a deadline.
     import psycopg
 
@@ -257,13 +282,13 @@ def start_postgres() -> PostgresServer:
     while True:
         try:
             psycopg.connect(url).close()
-            break
+            return
         except psycopg.OperationalError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("PostgreSQL did not accept connections within 30 s")
+                detail = proc.stderr.read().decode(errors="replace")[-1000:] if proc.stderr else ""
+                raise RuntimeError(f"PostgreSQL did not accept connections within 30 s: {detail}") from None
             time.sleep(0.05)  # polling with a deadline
-    return PostgresServer(proc, url, workdir)
 
 
 class RedisServer:

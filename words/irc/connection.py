@@ -538,6 +538,7 @@ class IRCConnection(asyncio.Protocol):
             UnhandledCredentials,
             UsernamePassword,
         )
+        from words.store.database import StoreError
 
         assert self.nick is not None
         if self.password is None:
@@ -567,6 +568,15 @@ class IRCConnection(asyncio.Protocol):
             self.log.info("login failed for %s", getattr(credentials, "username", self.nick))
             self.numeric(N.ERR_PASSWDMISMATCH, "Password incorrect")
             self.close("Bad password")
+            return
+        except StoreError:
+            # The accounts' database is away: no verdict on the password, so no 464.
+            self._logging_in = False
+            self.log.error("login of %s not checked: the database is unavailable",
+                           getattr(credentials, "username", self.nick))
+            self.notice("*** Accounts are unavailable right now (the database is down); "
+                        "try again later, or connect without a password")
+            self.close("Accounts unavailable, try again later")
             return
         self._logging_in = False
         if self.closing:

@@ -5,12 +5,19 @@ InMemoryWordsRealm. Accounts live in the database; registered channels are
 loaded at `open()` and every event that changes one is written behind, in
 order, on the database thread. An account is acknowledged only after its
 commit, so a crash never loses an account the user was told exists.
+
+The write-behind is one queue served by one task, in order. While the
+database is away each write is retried until it is back (words.store.database
+`retrying`), so changes made meanwhile wait in memory, are never dropped, and
+land in the order they were made; `flush(timeout)` tells whether they did.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
 from words.realm.events import (
@@ -35,10 +42,13 @@ from words.store import (
     ServerBanStore,
     check_schema,
 )
+from words.store.database import StoreError, retrying
 
 log = logging.getLogger("words.store")
 
 _MASK_KINDS = {"bans": "ban", "exceptions": "exception", "invex": "invex"}
+# Seconds close() waits for the write-behind when the database is away.
+_CLOSE_WAIT = 10.0
 
 
 class SQLWordsRealm(WordsRealm):
@@ -49,7 +59,12 @@ class SQLWordsRealm(WordsRealm):
         self.channel_store = ChannelStore(self.db, self.casefold)
         # K-lines and D-lines: the IRC server loads them at start and saves each change.
         self.server_ban_store = ServerBanStore(self.db, self.casefold)
-        self._writes: set[asyncio.Future] = set()
+        # The write-behind: changes in order, served by one task (_drain).
+        self._queue: deque[Coroutine[Any, Any, Any]] = deque()
+        self._queued = 0  # changes ever queued
+        self._stored = 0  # of those, how many are done (stored, or refused and logged)
+        self._progress = asyncio.Condition()
+        self._drainer: asyncio.Task | None = None
         self.subscribe(self._persist)
 
     async def open(self) -> None:
@@ -62,16 +77,37 @@ class SQLWordsRealm(WordsRealm):
         """Wait for the writes under way, then close the database."""
         if self.history is not None:
             await self.history.flush()
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        if not await self.flush(timeout=_CLOSE_WAIT):
+            log.error("closing with %d changes not stored: the database is unavailable", len(self._queue))
+        drainer = self._drainer
+        if drainer is not None:
+            drainer.cancel()
+            await asyncio.gather(drainer, return_exceptions=True)
+        for coro in self._queue:
+            coro.close()  # never started (the one under way ended with the cancel)
+        self._queue.clear()
         await asyncio.to_thread(self.db.close)
 
-    async def flush(self) -> None:
-        """Wait until every change so far is stored (tests, shutdown)."""
-        while self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+    @property
+    def pending_writes(self) -> int:
+        """Changes queued and not yet stored (they wait while the database is away)."""
+        return len(self._queue)
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every change so far is stored; False if `timeout` seconds were not enough."""
+        target = self._queued
+
+        async def stored() -> None:
+            async with self._progress:
+                await self._progress.wait_for(lambda: self._stored >= target)
+
+        try:
+            await asyncio.wait_for(stored(), timeout)
+        except TimeoutError:
+            return False
         if self.history is not None:
             await self.history.flush()
+        return True
 
     def _make_history(self, retention: Retention | None, private: bool) -> History:
         """History in the database (the `history` table), written behind as the rest."""
@@ -120,17 +156,29 @@ class SQLWordsRealm(WordsRealm):
         elif kind is AccessChanged:
             self._write(store.save_access(group.name, event.account, event.level))
 
-    def _write(self, coro) -> None:
-        task = asyncio.ensure_future(coro)
-        self._writes.add(task)
-        task.add_done_callback(self._written)
+    def _write(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._queue.append(coro)
+        self._queued += 1
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
-    def _written(self, task: asyncio.Future) -> None:
-        self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # The database is down or refused: the change lives on in memory;
-            # it is logged (never silently lost) and the next change retries.
-            log.error("could not store a channel change: %s", task.exception())
+    async def _drain(self) -> None:
+        """Store the queued changes one by one, in order, each retried until the database takes it."""
+        try:
+            with retrying():
+                while self._queue:
+                    try:
+                        await self._queue[0]
+                    except StoreError as exc:
+                        # Refused by the database itself (not its absence): retrying
+                        # cannot help. Logged, so it is never lost silently.
+                        log.error("could not store a change, the database refused it: %s", exc)
+                    self._queue.popleft()
+                    self._stored += 1
+                    async with self._progress:
+                        self._progress.notify_all()
+        finally:
+            self._drainer = None
 
 
 def _settings_dict(settings: GroupSettings) -> dict[str, Any]:

@@ -16,6 +16,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from words.store.database import StoreError
+
 if TYPE_CHECKING:
     from words.realm import User, WordsRealm
     from words.realm.events import Said
@@ -130,6 +132,11 @@ class ServiceBot:
         async with lock:  # one user's commands are answered in order
             try:
                 await self.dispatch(sender, text)
+            except StoreError as exc:
+                # The database is away (or refused): say so, rather than a vague sorry.
+                log.error("%s could not serve %s: %s", self.name, sender.name, exc)
+                self.reply(sender, "That needs the database, which is unavailable right now; "
+                                   "nothing was changed. Try again later.")
             except Exception:
                 log.exception("%s failed on a command from %s", self.name, sender.name)
                 self.reply(sender, "Sorry, that could not be done right now; try again later.")

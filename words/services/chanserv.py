@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("words.services")
 
 _RANK = {"founder": 3, "op": 2, "voice": 1, None: 0}
+# Seconds a command waits for its change to be stored before answering without it.
+_STORE_WAIT = 5.0
+_DB_AWAY = "the database is unavailable right now"
 
 
 class ChanServ(ServiceBot):
@@ -45,11 +48,26 @@ class ChanServ(ServiceBot):
             return "founder"
         return group.access.get(account)
 
-    async def _flush(self) -> None:
-        """Wait until the store has the channel change (the SQL realm writes behind)."""
+    async def _flush(self) -> bool:
+        """Wait until the store has the channel change (the SQL realm writes behind).
+
+        False if it is not stored within _STORE_WAIT seconds (the database is
+        away): the change stays in memory and is stored when it is back.
+        """
         flush = getattr(self.realm, "flush", None)
-        if flush is not None:
-            await flush()
+        if flush is None:
+            return True
+        return await flush(timeout=_STORE_WAIT)
+
+    def _store_away(self) -> bool:
+        """Is the realm's database known to be unreachable right now?"""
+        db = getattr(self.realm, "db", None)
+        return db is not None and not db.available
+
+    def _confirm(self, sender: User, stored: bool, text: str) -> None:
+        if not stored:
+            text += f" ({_DB_AWAY}: it will be stored when it is back)"
+        self.reply(sender, text)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -68,12 +86,24 @@ class ChanServ(ServiceBot):
         if "o" not in group.members.get(sender, ""):
             self.reply(sender, f"You must be an operator of {group.name} to register it.")
             return
+        if self._store_away():
+            log.error("ChanServ: could not register %s for %s: the database is unavailable",
+                      group.name, sender.mask)
+            self.reply(sender, f"{group.name} could not be registered: {_DB_AWAY}; try again later.")
+            return
         try:
             self.realm.register_group(group, sender.account)
         except AlreadyRegistered:
             self.reply(sender, f"{group.name} is already registered.")
             return
-        await self._flush()
+        if not await self._flush():
+            # Not stored in time: undone, so the user is told the truth. The drop is
+            # queued after the registration, so the database ends up without either.
+            self.realm.drop_group(group)
+            log.error("ChanServ: could not register %s for %s: the database is unavailable",
+                      group.name, sender.mask)
+            self.reply(sender, f"{group.name} could not be registered: {_DB_AWAY}; try again later.")
+            return
         log.info("ChanServ: %s registered %s", sender.mask, group.name)
         self.reply(sender, f"{group.name} is now registered to {sender.account}.")
 
@@ -158,8 +188,7 @@ class ChanServ(ServiceBot):
                 self.reply(sender, f"{name} is not on the access list of {group.name}.")
                 return
             self.realm.set_access(group, name, None)
-            await self._flush()
-            self.reply(sender, f"{name} is removed from the access list of {group.name}.")
+            self._confirm(sender, await self._flush(), f"{name} is removed from the access list of {group.name}.")
             return
         level = args[3].lower()
         if level not in ("op", "voice"):
@@ -170,8 +199,7 @@ class ChanServ(ServiceBot):
             self.reply(sender, f"There is no account called {name}.")
             return
         self.realm.set_access(group, account.name, level)
-        await self._flush()
-        self.reply(sender, f"{account.name} now gets {level} on {group.name}.")
+        self._confirm(sender, await self._flush(), f"{account.name} now gets {level} on {group.name}.")
 
     async def do_DROP(self, sender: User, args: list[str]) -> None:
         """DROP <#channel>: unregister a channel you founded."""
@@ -186,6 +214,6 @@ class ChanServ(ServiceBot):
             return
         name = group.name
         self.realm.drop_group(group)
-        await self._flush()
+        stored = await self._flush()
         log.info("ChanServ: %s dropped %s", sender.mask, name)
-        self.reply(sender, f"{name} is no longer registered.")
+        self._confirm(sender, stored, f"{name} is no longer registered.")

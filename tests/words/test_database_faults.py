@@ -1,0 +1,251 @@
+"""The database goes away while words runs: chat goes on, what needs the database fails
+clearly, nothing stored is lost, and words recovers on its own when the database is back.
+
+SQLite: the database file (and its WAL) is made immutable with `chattr +i`,
+which stops even root from writing it (tests run as root; chmod would not).
+Never the -shm file: SQLite maps it, and a write to an immutable mapping is
+SIGBUS. PostgreSQL: a real server is stopped and started on the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import (
+    RawClient,
+    fresh_postgres_database,
+    free_port,
+    join,
+    service_notice,
+    start_postgres,
+    tell,
+    wait_until,
+)
+
+from words.config import Services
+from words.realm.sql import SQLWordsRealm
+
+DB_AWAY_NOTICE = ("That needs the database, which is unavailable right now; nothing was changed. "
+                  "Try again later.")
+REGISTER_FAILED = ":irc.test FAIL REGISTER TEMPORARILY_UNAVAILABLE {} :Accounts are unavailable right now, try later"
+
+
+@contextlib.contextmanager
+def unwritable(db: Path) -> Iterator[None]:
+    """The SQLite file and its WAL cannot be written, even by root, inside the block."""
+    files = [path for path in (db, Path(f"{db}-wal")) if path.exists()]
+    made: list[Path] = []
+    try:
+        for path in files:
+            if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+                if os.geteuid() == 0:
+                    pytest.skip("chattr +i does not work here, and root ignores chmod")
+                path.chmod(0o444)
+            made.append(path)
+        yield
+    finally:
+        for path in made:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+            path.chmod(0o644)
+
+
+async def registered(port: int, nick: str, password: str | None = None) -> RawClient:
+    client = await RawClient.connect(port)
+    await client.register(nick, password)
+    return client
+
+
+async def account_register(client: RawClient, password: str) -> str:
+    """REGISTER * * password; the SUCCESS or FAIL line."""
+    await client.send(f"REGISTER * * {password}")
+    while True:
+        msg = await client.read_message()
+        assert msg is not None, "connection closed"
+        if msg.command in ("REGISTER", "FAIL"):
+            return msg.to_line()
+
+
+# -- SQLite ------------------------------------------------------------------------------
+
+
+async def test_sqlite_made_unwritable_and_writable_again(start_server, tmp_path):
+    db = tmp_path / "words.db"
+    server = await start_server(database=f"sqlite:///{db}", services=Services(enforce_nicks=False))
+    realm = server.realm
+    alice = await registered(server.port, "alice")
+    bob = carol = None
+    try:
+        assert await account_register(alice, "alice-password") == (
+            ":irc.test REGISTER SUCCESS alice :Account created")
+        await join(alice, "#keep")
+        await tell(alice, "REGISTER #keep", "ChanServ")
+        await service_notice(alice, "is now registered", "ChanServ")
+        assert await realm.flush(timeout=5)
+
+        with unwritable(db):
+            # Chat goes on.
+            bob = await registered(server.port, "bob")
+            await join(bob, "#keep")
+            await alice.send("PRIVMSG #keep :can you hear me")
+            assert (await bob.expect("PRIVMSG", "#keep")).params[1] == "can you hear me"
+            # What needs the database fails, with a clear message.
+            assert await account_register(bob, "bob-password") == REGISTER_FAILED.format("bob")
+            carol = await registered(server.port, "carol")
+            await tell(carol, "REGISTER carol-password", "NickServ")
+            assert await service_notice(carol, "database", "NickServ") == DB_AWAY_NOTICE
+            await tell(alice, "SET PASSWORD another-password", "NickServ")
+            assert await service_notice(alice, "database", "NickServ") == DB_AWAY_NOTICE
+            await join(alice, "#other")
+            await tell(alice, "REGISTER #other", "ChanServ")
+            assert await service_notice(alice, "could not", "ChanServ") == (
+                "#other could not be registered: the database is unavailable right now; try again later.")
+            # A change to a registered channel waits in memory and is retried.
+            await alice.send("TOPIC #keep :set while the database was away")
+            await alice.expect("TOPIC")
+            await wait_until(lambda: realm.pending_writes >= 1, "the topic change queued")
+            assert not realm.db.available
+            assert not await realm.flush(timeout=0.3)
+            assert realm.pending_writes >= 1  # still there: never dropped
+
+        # Back: the queue drains by itself and registrations work again.
+        assert await realm.flush(timeout=10)
+        assert realm.db.available
+        assert await account_register(bob, "bob-password") == ":irc.test REGISTER SUCCESS bob :Account created"
+    finally:
+        for client in (alice, bob, carol):
+            if client is not None:
+                await client.close()
+
+    # What the file holds, read afresh.
+    await server.stop()
+    await realm.close()
+    again = SQLWordsRealm("irc.test", f"sqlite:///{db}", create_group_on_request=True)
+    await again.open()
+    try:
+        assert [a.name for a in await again.accounts.all()] == ["alice", "bob"]
+        assert again.find_group("#keep").topic == "set while the database was away"
+        assert again.find_group("#other") is None
+        old = await again.accounts.get("alice")
+        assert old is not None and old.password_hash == realm_hash(old)
+    finally:
+        await again.close()
+
+
+def realm_hash(account) -> str:
+    """The password hash is the one set at registration: the failed SET PASSWORD changed nothing."""
+    from words.cred import PasswordHasher
+
+    assert PasswordHasher.from_config({"ln": 4}).verify("alice-password", account.password_hash)
+    return account.password_hash
+
+
+async def test_a_pass_login_while_the_database_is_away_is_told_so(start_server, tmp_path, monkeypatch):
+    db = tmp_path / "words.db"
+    server = await start_server(database=f"sqlite:///{db}", services=Services(enforce_nicks=False))
+    alice = await registered(server.port, "alice")
+    assert (await account_register(alice, "alice-password")).endswith("Account created")
+    await alice.close()
+    # Reads work on an immutable file; a server that is gone is another matter: the
+    # engine's connections are refused while the file is away.
+    from words.store.database import StoreError
+
+    async def away(*args, **kwargs):
+        raise StoreError("database error while reading an account: OperationalError", transient=True)
+
+    monkeypatch.setattr(server.realm.accounts, "get", away)
+    client = await RawClient.connect(server.port)
+    try:
+        await client.send("PASS alice:alice-password")
+        await client.send("NICK alice")
+        await client.send("USER u 0 * :Alice")
+        notice = await client.expect("NOTICE")
+        assert notice.params[1] == ("*** Accounts are unavailable right now (the database is down); "
+                                    "try again later, or connect without a password")
+        error = await client.expect("ERROR")
+        assert error.params == ["Closing Link: 127.0.0.1 (Accounts unavailable, try again later)"]
+    finally:
+        await client.close()
+
+
+# -- PostgreSQL, stopped and started under a running `words serve` -------------------------
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL server of this test's own: the test stops and starts it."""
+    server = start_postgres()
+    yield server
+    if server.proc.poll() is not None:
+        server.resume()  # stop() expects a running server
+    server.stop()
+
+
+async def test_postgresql_stopped_and_started(tmp_path, words_process, own_postgres):
+    url = fresh_postgres_database(own_postgres.url)
+    config = tmp_path / "words.yaml"
+    config.write_text(textwrap.dedent(f"""
+        server: {{name: irc.test}}
+        realm: {{database: '{url}'}}
+        hashing: {{ln: 4}}
+        limits: {{flood_burst: 100000, flood_rate: 100000}}
+        services: {{enforce_nicks: false}}
+    """))
+    port = free_port()
+    proc = words_process("--config", str(config), port=port)
+    alice = await registered(port, "alice")
+    bob = await registered(port, "bob")
+    try:
+        assert (await account_register(alice, "alice-password")).endswith("Account created")
+        await join(alice, "#room")
+        await join(bob, "#room")
+        await tell(alice, "REGISTER #room", "ChanServ")
+        await service_notice(alice, "is now registered", "ChanServ")
+
+        await asyncio.to_thread(own_postgres.halt)
+        # Chat goes on.
+        await alice.send("PRIVMSG #room :is the database down?")
+        assert (await bob.expect("PRIVMSG", "#room")).params[1] == "is the database down?"
+        # Registering fails with a clear message.
+        assert await account_register(bob, "bob-password") == REGISTER_FAILED.format("bob")
+        carol = await registered(port, "carol")
+        await tell(carol, "REGISTER carol-password", "NickServ")
+        assert await service_notice(carol, "database", "NickServ") == DB_AWAY_NOTICE
+        await carol.close()
+        # A change to the registered channel waits for the database.
+        await alice.send("TOPIC #room :topic of the outage")
+        await bob.expect("TOPIC", "#room")
+
+        await asyncio.to_thread(own_postgres.resume)
+        assert await account_register(bob, "bob-password") == ":irc.test REGISTER SUCCESS bob :Account created"
+    finally:
+        await alice.close()
+        await bob.close()
+
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.to_thread(proc.communicate, timeout=20)
+    assert proc.returncode == 0
+    assert "the database is unavailable; changes wait in memory and are retried" in stderr
+    assert "the database is back" in stderr
+
+    # Restarted: every account and the topic set during the outage are there.
+    port = free_port()
+    words_process("--config", str(config), port=port)
+    for nick in ("alice", "bob"):
+        client = await RawClient.connect(port)
+        try:
+            await client.register(nick, password=f"{nick}:{nick}-password")
+            await client.send(f"WHOIS {nick}")
+            logged_in = await client.expect("330")
+            assert logged_in.params[1:3] == [nick, nick]
+            await client.send("TOPIC #room")
+            assert (await client.expect("332")).params[2] == "topic of the outage"
+        finally:
+            await client.close()
