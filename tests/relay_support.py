@@ -19,13 +19,14 @@ def fresh_room(prosody, stem: str) -> str:
 
 
 def relay_config(irc_port: int, prosody, pairs: list[dict[str, Any]],
-                 **account: Any) -> dict[str, Any]:
-    """A relay config dict: network `local`, account `main`, the given pairs."""
+                 irc: dict[str, Any] | None = None, **account: Any) -> dict[str, Any]:
+    """A relay config dict: network `local` (with `irc` settings on top), account `main`
+    (with `account` settings on top), the given pairs."""
     prosody.register(RELAY_JID_USER, RELAY_PASSWORD)
     return {
         "irc": {"local": {"server": "127.0.0.1", "port": irc_port, "tls": False,
                           "nick": "relay", "flood": {"burst": 20, "rate": 20},
-                          "reconnect": {"initial": 0.1, "max": 0.5}}},
+                          "reconnect": {"initial": 0.1, "max": 0.5}, **(irc or {})}},
         "xmpp": {"main": {"jid": f"{RELAY_JID_USER}@{prosody.domain}",
                           "password": RELAY_PASSWORD, "host": "127.0.0.1",
                           "port": prosody.c2s_port, "tls": "plaintext",
