@@ -315,7 +315,7 @@ class ClusterLink:
     def release_nick(self, nick: str) -> None:
         keys = self.keys
         folded = self.realm.casefold(nick)
-        self._queue(("script", self._release_nick, [keys.nick(folded), keys.node_nicks(self.node)],
+        self._queue(("script", _RELEASE_NICK, [keys.nick(folded), keys.node_nicks(self.node)],
                      [self.node]))
 
     async def sign_on_claimed(self, conn: Any) -> None:
@@ -396,7 +396,7 @@ class ClusterLink:
         for name in folded_names:
             token = self._op_claims.pop(name, None)
             if token is not None:
-                self._queue(("script", self._release_chanop, [self.keys.chanop(name)], [token]))
+                self._queue(("script", _RELEASE_CHANOP, [self.keys.chanop(name)], [token]))
 
     def _first_joiner_op(self, group: Group, user: User) -> bool:
         """The realm asks this before making a first joiner op (WordsRealm.first_joiner_op)."""
@@ -498,7 +498,7 @@ class ClusterLink:
             self._gone_groups.add(folded)
             token = self._chan_tokens.pop(folded, None)
             if token is not None:
-                self._queue(("script", self._release_chanop, [self.keys.chanop(folded)], [token]))
+                self._queue(("script", _RELEASE_CHANOP, [self.keys.chanop(folded)], [token]))
             return
         else:
             return
@@ -509,7 +509,7 @@ class ClusterLink:
         """Record a nick taken here without asking first (a service's rename, a gateway user)."""
         keys = self.keys
         folded = self.realm.casefold(nick)
-        self._queue(("script", self._claim_nick, [keys.nick(folded), keys.node_nicks(self.node)],
+        self._queue(("script", _CLAIM_NICK, [keys.nick(folded), keys.node_nicks(self.node)],
                      [self.node]))
 
     def _publish_all(self, data: dict[str, Any]) -> None:
@@ -561,13 +561,15 @@ class ClusterLink:
             for item in out:
                 if item[0] == "pub":
                     pipe.publish(item[1], item[2])
-                else:
-                    item[1](keys=item[2], args=item[3], client=pipe)
+                else:  # a script: EVAL (the asyncio client's Script objects cannot join a pipeline)
+                    pipe.eval(item[1], len(item[2]), *item[2], *item[3])
             try:
                 await pipe.execute()
                 self.published += len(out)
             except (RedisError, OSError) as exc:
                 log.error("cluster: %d messages not sent to Redis: %s", len(out), exc)
+            except Exception:
+                log.exception("cluster: the writer failed on a batch of %d", len(out))
             if not self._out:
                 self._idle.set()
             else:
@@ -620,6 +622,7 @@ class ClusterLink:
         if kind == "bye":
             self.applier.quit_node(node, f"*.net *.split {node} left")
             return
+        log.debug("from %s: %s", node, data)
         if node in self._dead:
             return  # a node declared dead speaks again without a hello: ignored until it rejoins
         self.applied += 1

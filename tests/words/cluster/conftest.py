@@ -116,3 +116,5 @@ def start_cluster(cluster_settings, tmp_path):
     yield start
     for node in nodes:
         node.stop()
+    for node in nodes:  # shown by pytest when the test failed
+        print(f"----- node {node.name} -----\n{node.log()}")

@@ -19,6 +19,8 @@ async def test_channel_message_reaches_every_node(start_cluster):
         await join(bob, "#chat")
         await alice.expect("JOIN", "#chat")  # bob's, seen on alice's node
         await join(carol, "#chat")
+        await alice.expect("JOIN", "#chat")  # carol's: now alice's node sends to hers too
+        await bob.expect("JOIN", "#chat")
         await alice.send("PRIVMSG #chat :hello from a")
         for other in (bob, carol):
             msg = await other.expect("PRIVMSG", "#chat")
