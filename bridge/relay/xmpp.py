@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 import slixmpp
-from slixmpp.exceptions import PresenceError
+from slixmpp.exceptions import IqError, IqTimeout, PresenceError
 from slixmpp.plugins.xep_0410 import PingStatus
 
 from bots.connector import Backoff, FatalError
@@ -283,6 +283,22 @@ class XMPPSession:
                 room.ping_task = None  # _lost() must not cancel this task, which is ending
                 self._lost(room, "self-ping: not an occupant")
                 return
+            if status == PingStatus.TIMEOUT and not await self._server_answers():
+                # A stream that stalled without closing: only a new one will do.
+                log.warning("%s: the server does not answer pings; reconnecting",
+                            self.account.name)
+                self.client.abort()
+                return
+
+    async def _server_answers(self) -> bool:
+        try:
+            await self.client.plugin["xep_0199"].ping(
+                slixmpp.JID(self.client.boundjid.host), timeout=self.account.self_ping_timeout)
+        except IqTimeout:
+            return False
+        except IqError:
+            pass  # an error is an answer
+        return True
 
     def _room_of(self, stanza) -> Room | None:
         room = self.rooms.get(stanza["from"].bare)

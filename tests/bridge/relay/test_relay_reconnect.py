@@ -7,12 +7,15 @@ notices; the counters on the relay only tell the test when to look.
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import pytest
 from relay_support import fresh_room, relay_config
 from support import join, wait_until
 from xmpp_support import ProsodyServer
 
+from bridge.relay.config import parse_config
+from bridge.relay.service import Relay
 from bridge.relay.text import ZWSP
 from words.config import Listen
 
@@ -124,3 +127,35 @@ async def test_self_ping_notices_a_room_that_forgot_us(server, prosody, start_re
     session.client.del_filter("in", hide_our_exit)
     assert session.sessions == 1  # the stream stayed up: the room alone was rejoined
     await check_both_ways(alice, carol, "#a", "after")
+
+
+async def test_a_stalled_stream_is_replaced(server, own_prosody, start_relay, connect,
+                                            xmpp_user):
+    room_a = fresh_room(own_prosody, "a")
+    relay = await start_relay(relay_config(server.port, own_prosody, [
+        {"channel": "#a", "room": room_a},
+    ], self_ping={"interval": 0.3, "timeout": 1}))
+    alice = await connect("alice")
+    await join(alice, "#a")
+    session = relay.xmpp["main"]
+    # A stopped Prosody keeps its sockets open and answers nothing: no close to notice.
+    own_prosody.proc.send_signal(signal.SIGSTOP)
+    try:
+        await wait_until(lambda: not session.session_up, "the relay gives the stream up",
+                         timeout=20)
+    finally:
+        own_prosody.proc.send_signal(signal.SIGCONT)
+    await wait_until(lambda: session.sessions == 2 and session.all_joined.is_set(),
+                     "a new stream, the room rejoined", timeout=40)
+    carol = await xmpp_user("carol", room_a, own_prosody)
+    await check_both_ways(alice, carol, "#a", "after")
+
+
+async def test_a_refused_xmpp_password_stops_the_relay_without_retrying(server, prosody):
+    raw = relay_config(server.port, prosody, [{"channel": "#a", "room": fresh_room(prosody, "a")}])
+    raw["xmpp"]["main"]["password"] = "not the password"
+    relay = Relay(parse_config(raw, "test.yaml"))
+    assert await asyncio.wait_for(relay.run(), 30) == 1
+    assert relay.xmpp["main"].fatal_error == f"XMPP login refused for relay@{prosody.domain}"
+    assert relay.xmpp["main"].sessions == 0
+    assert relay.irc["local"].quitting  # the IRC side was told to quit too
