@@ -139,6 +139,52 @@ async def test_sqlite_made_unwritable_and_writable_again(start_server, tmp_path)
         await again.close()
 
 
+async def test_sqlite_file_replaced_and_put_back(start_server, tmp_path):
+    db = tmp_path / "words.db"
+    server = await start_server(database=f"sqlite:///{db}", services=Services(enforce_nicks=False))
+    realm = server.realm
+    alice = await registered(server.port, "alice")
+    bob = await registered(server.port, "bob")
+    try:
+        assert (await account_register(alice, "alice-password")).endswith("Account created")
+        await join(alice, "#keep")
+        await tell(alice, "REGISTER #keep", "ChanServ")
+        await service_notice(alice, "is now registered", "ChanServ")
+        assert await realm.flush(timeout=5)
+
+        # The file is moved aside (with its WAL) and something else is put in its place.
+        aside = tmp_path / "aside"
+        aside.mkdir()
+        moved = [name for name in ("words.db", "words.db-wal", "words.db-shm") if (tmp_path / name).exists()]
+        for name in moved:
+            (tmp_path / name).rename(aside / name)
+        db.write_bytes(b"this is not a database\n" * 100)
+        assert await account_register(bob, "bob-password") == REGISTER_FAILED.format("bob")
+        await alice.send("TOPIC #keep :set while the file was away")
+        await alice.expect("TOPIC")
+        assert not await realm.flush(timeout=0.3)
+
+        # Put back: words notices the file changed, reopens it, and stores what waited.
+        db.unlink()
+        for name in moved:
+            if (aside / name).exists():
+                (aside / name).rename(tmp_path / name)
+        assert await realm.flush(timeout=10)
+        assert await account_register(bob, "bob-password") == ":irc.test REGISTER SUCCESS bob :Account created"
+    finally:
+        await alice.close()
+        await bob.close()
+    await server.stop()
+    await realm.close()
+    again = SQLWordsRealm("irc.test", f"sqlite:///{db}", create_group_on_request=True)
+    await again.open()
+    try:
+        assert [a.name for a in await again.accounts.all()] == ["alice", "bob"]
+        assert again.find_group("#keep").topic == "set while the file was away"
+    finally:
+        await again.close()
+
+
 def realm_hash(account) -> str:
     """The password hash is the one set at registration: the failed SET PASSWORD changed nothing."""
     from words.cred import PasswordHasher

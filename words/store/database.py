@@ -73,6 +73,10 @@ def is_transient(exc: SQLAlchemyError) -> bool:
     return isinstance(exc, DatabaseError) and not isinstance(exc, refusals)
 
 
+class _FileGone(Exception):
+    """The SQLite file was removed while words runs."""
+
+
 @contextmanager
 def retrying() -> Iterator[None]:
     """Within this block (in this task), Database.run retries until the database is back."""
@@ -123,14 +127,38 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="words-db")
         self.available = True  # did the last transaction reach the database?
         self._closing = False
+        # A SQLite file, and the inode its pooled connections opened (see _check_file).
+        self._file = None if parsed.database in (None, "", ":memory:") or self.backend != "sqlite" \
+            else Path(parsed.database)
+        self._inode: int | None = None
+
+    def _check_file(self) -> None:
+        """A pooled SQLite connection keeps writing the file it opened, even once that file
+        was removed or replaced: writes would vanish with it. So a removed file is an
+        outage, and a replaced one (put back from a backup, say) is reopened."""
+        if self._file is None:
+            return
+        try:
+            inode = self._file.stat().st_ino
+        except FileNotFoundError:
+            if self._inode is None:
+                return  # not made yet: the first connection creates it
+            raise _FileGone(f"{self._file} is gone") from None
+        if self._inode is None:
+            self._inode = inode
+        elif inode != self._inode:
+            log.warning("the database file %s was replaced: reopening it", self._file)
+            self.engine.dispose()
+            self._inode = inode
 
     def run_sync(self, fn: Callable[[Connection], T], what: str) -> T:
         """Run `fn(connection)` in one transaction, in this thread (CLI and startup)."""
         try:
+            self._check_file()
             with self.engine.begin() as conn:
                 result = fn(conn)
-        except SQLAlchemyError as exc:
-            transient = is_transient(exc)
+        except (SQLAlchemyError, _FileGone) as exc:
+            transient = isinstance(exc, _FileGone) or is_transient(exc)
             if transient and self.available:
                 self.available = False
                 log.error("the database is unavailable; changes wait in memory and are retried")
