@@ -76,7 +76,7 @@ class SQLWordsRealm(WordsRealm):
     async def close(self) -> None:
         """Wait for the writes under way, then close the database."""
         if self.history is not None:
-            await self.history.flush()
+            await self.history.close()  # what still waits for the database is logged
         if not await self.flush(timeout=_CLOSE_WAIT):
             log.error("closing with %d changes not stored: the database is unavailable", len(self._queue))
         drainer = self._drainer

@@ -4,8 +4,12 @@ The realm's subscriber only appends to a list; the list is written in one
 transaction per loop iteration (a burst of messages costs one commit, not
 one per message), on the database's single thread, so the event loop never
 waits for SQL. A read first hands the pending rows to that thread: it runs
-after them and sees them. A failed write is logged (and counted by the
-metrics as a database error) and chat goes on; those records are lost.
+after them and sees them. Chat never waits for the database: while it
+is away (a transient failure) the records wait in memory, at most
+`MAX_WAITING` of them (then the oldest are dropped, and that is logged), and
+are written again after a pause (0.1 s doubling to 5 s); a write the
+database refuses (a bug, a missing table) is logged and those records are
+lost. Failures are counted by the metrics as database errors.
 
 Retention: after each batch the conversations it touched are cut to their
 newest `lines` records, and at most once a minute records older than their
@@ -35,7 +39,7 @@ from words.realm.history import (
     target_name,
 )
 from words.store import schema
-from words.store.database import Database
+from words.store.database import RETRY_MAX, RETRY_MIN, Database, StoreError
 
 log = logging.getLogger("words.store")
 
@@ -43,6 +47,8 @@ history = schema.history
 
 # Seconds between two deletions of records past their age.
 _AGE_PRUNE_SECONDS = 60.0
+# Records kept in memory while the database is away; beyond, the oldest are dropped.
+MAX_WAITING = 10000
 
 
 class SQLHistory(History):
@@ -55,6 +61,7 @@ class SQLHistory(History):
         self._writes: set[asyncio.Future] = set()
         self._last_age_prune = 0.0
         self._recount = False
+        self._retry_delay = RETRY_MIN
 
     def configure(self, retention: Retention, *, private: bool) -> None:
         super().configure(retention, private=private)
@@ -90,18 +97,52 @@ class SQLHistory(History):
             f"storing {len(entries)} history records",
         )
         self._writes.add(task)
-        task.add_done_callback(self._written)
+        task.add_done_callback(lambda done: self._written(done, entries, recount))
 
-    def _written(self, task: asyncio.Future) -> None:
+    def _written(self, task: asyncio.Future, entries: list[Entry], recount: bool) -> None:
         self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Database.run logged it (and the metrics counted it); chat goes on.
-            log.error("history records were not stored: %s", task.exception())
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            self._retry_delay = RETRY_MIN
+            return
+        if isinstance(exc, StoreError) and exc.transient and not self.db._closing:
+            # The database is away: keep them (before what came since) and try again later.
+            self._pending[:0] = entries
+            self._recount = self._recount or recount
+            dropped = len(self._pending) - MAX_WAITING
+            if dropped > 0:
+                del self._pending[:dropped]
+                log.error("the database is away: %d history records dropped (more than %d "
+                          "waiting)", dropped, MAX_WAITING)
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+            self._flush_handle = asyncio.get_running_loop().call_later(
+                self._retry_delay, self._write_pending)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+            return
+        # Database.run_sync logged it (and the metrics counted it); chat goes on.
+        log.error("%d history records were not stored: %s", len(entries), exc)
 
     async def flush(self) -> None:
+        """Write what is pending and wait for it (records still waiting for the database
+        stay waiting: `waiting` says how many)."""
         self._write_pending()
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._pending:
+            log.error("%d history records could not be stored before closing", len(self._pending))
 
     def _insert(self, conn: Connection, entries: list[Entry], now: float, prune_age: bool,
                 recount: bool = False) -> None:

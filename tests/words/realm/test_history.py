@@ -7,10 +7,11 @@ import logging
 import time
 
 import pytest
-from support import RecordingMind
+from support import RecordingMind, wait_until
 
 from words.realm.history import MESSAGE_KINDS, Entry, HistoryRecord, Ref, Retention
 from words.realm.sql import SQLWordsRealm
+from words.store.database import StoreError
 
 KINDS = ["memory", "sqlite", "postgresql"]
 
@@ -225,20 +226,78 @@ async def test_sql_history_survives_a_restart(tmp_path):
     await realm.close()
 
 
-async def test_a_database_failure_is_logged_and_chat_goes_on(tmp_path, caplog):
-    url = f"sqlite:///{tmp_path / 'words.db'}"
-    realm = SQLWordsRealm("example.com", url, create_group_on_request=True)
+async def sql_realm(tmp_path):
+    realm = SQLWordsRealm("example.com", f"sqlite:///{tmp_path / 'words.db'}",
+                          create_group_on_request=True)
     await realm.open()
     realm.enable_history()
-    realm.db.run_sync(lambda conn: conn.exec_driver_sql("DROP TABLE history"), "breaking")
+    return realm
+
+
+def failing(realm, monkeypatch, times, *, transient):
+    """The database thread fails the next `times` transactions (then works again)."""
+    real = realm.db.run_sync
+    left = [times]
+
+    def run_sync(fn, what):
+        if left[0] > 0:
+            left[0] -= 1
+            raise StoreError(f"database error while {what}: OperationalError", transient=transient)
+        return real(fn, what)
+
+    monkeypatch.setattr(realm.db, "run_sync", run_sync)
+
+
+async def test_while_the_database_is_away_history_waits_and_chat_goes_on(tmp_path, monkeypatch):
+    realm = await sql_realm(tmp_path)
     mind = RecordingMind()
+    alice, bob, group = await chat(realm)
+    await realm.history.flush()
+    bob.mind = mind
+    failing(realm, monkeypatch, 3, transient=True)
+    realm.say(alice, group, "while away")
+    realm.say(alice, group, "still away")
+    assert mind.kinds() == ["receive", "receive"]  # delivered at once
+    await wait_until(lambda: realm.history.waiting == 0 and not realm.history._writes,
+                     "the waiting records to be written")
+    assert texts(await realm.history.latest("#chan", 10, kinds=MESSAGE_KINDS)) == [
+        "while away", "still away"]
+    await realm.close()
+
+
+async def test_beyond_max_waiting_the_oldest_records_are_dropped(tmp_path, monkeypatch, caplog):
+    realm = await sql_realm(tmp_path)
+    alice, _, group = await chat(realm)
+    await realm.history.flush()
+    monkeypatch.setattr("words.store.history.MAX_WAITING", 2)
+    failing(realm, monkeypatch, 1, transient=True)
     with caplog.at_level(logging.ERROR, logger="words.store"):
-        alice, bob, group = await chat(realm)
-        bob.mind = mind
-        realm.say(alice, group, "still delivered")
+        for text in ("one", "two", "three"):
+            realm.say(alice, group, text)
+        await realm.history.flush()  # fails: all three wait, one too many
+        await wait_until(lambda: realm.history.waiting == 0 and not realm.history._writes,
+                         "the waiting records to be written")
+    assert texts(await realm.history.latest("#chan", 10, kinds=MESSAGE_KINDS)) == ["two", "three"]
+    assert "the database is away: 1 history records dropped (more than 2 waiting)" in [
+        r.getMessage() for r in caplog.records]
+    await realm.close()
+
+
+async def test_a_refused_write_is_logged_and_chat_goes_on(tmp_path, monkeypatch, caplog):
+    realm = await sql_realm(tmp_path)
+    mind = RecordingMind()
+    alice, bob, group = await chat(realm)
+    await realm.history.flush()
+    bob.mind = mind
+    failing(realm, monkeypatch, 1, transient=False)
+    with caplog.at_level(logging.ERROR, logger="words.store"):
+        realm.say(alice, group, "lost")
         await realm.history.flush()
-    assert mind.kinds() == ["receive"]
-    assert any("history records were not stored" in r.getMessage() for r in caplog.records)
+    realm.say(alice, group, "kept")
+    assert mind.kinds() == ["receive", "receive"]
+    assert any(r.getMessage().startswith("1 history records were not stored")
+               for r in caplog.records)
+    assert texts(await realm.history.latest("#chan", 10, kinds=MESSAGE_KINDS)) == ["kept"]
     await realm.close()
 
 
