@@ -14,11 +14,13 @@ class Inbox:
         self.client = client
         self.stanzas: list = []
         self._changed = asyncio.Event()
-        client.add_event_handler("message", self._add)
-        client.add_event_handler("message_error", self._add)
-        client.add_event_handler("presence", self._add)
-        # Room presences reach the MUC plugin's event, not always the generic one.
-        client.add_event_handler("groupchat_presence", self._add)
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+
+        # Raw handlers: slixmpp's events skip some (room presences, errors, bodiless messages).
+        for kind in ("message", "presence"):
+            client.register_handler(Callback(
+                f"inbox {kind}", MatchXPath(f"{{jabber:client}}{kind}"), self._add))
         self._seen: set[int] = set()
         self._kept: list = []
 
@@ -87,3 +89,11 @@ def subject_of(msg) -> str | None:
     """The text of a message's <subject/> ("" when empty), None without one."""
     element = msg.xml.find("{jabber:client}subject")
     return None if element is None else (element.text or "")
+
+
+MUC_USER = "{http://jabber.org/protocol/muc#user}"
+
+
+def item_of(presence):
+    """The <item/> of a room presence's muc#user payload."""
+    return presence.xml.find(f"{MUC_USER}x/{MUC_USER}item")

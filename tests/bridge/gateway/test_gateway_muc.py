@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway_support import join, room, subject_of
+from gateway_support import item_of, join, room, subject_of
 from support import RawClient
 from support import join as irc_join
 
@@ -58,5 +58,191 @@ async def test_join_both_ways_and_messages_with_ids(gateway_server, xmpp_user):
         alice.plugin["xep_0045"].leave_muc(room("#lobby"), "alice", "see you")
         part = await bob.expect("PART")
         assert part.source.startswith("alice!") and part.params == ["#lobby", "see you"]
+    finally:
+        await bob.close()
+
+
+async def test_me_and_actions_both_ways(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#acts")
+        alice = await xmpp_user("alice")
+        await join(alice, "#acts", "alice")
+        alice.send_message(room("#acts"), "/me waves", mtype="groupchat")
+        line = await bob.expect("PRIVMSG")
+        assert line.params == ["#acts", "\x01ACTION waves\x01"]
+        await bob.send("PRIVMSG #acts :\x01ACTION bows\x01")
+        await alice.inbox.message("/me bows", f"{room('#acts')}/bob")
+    finally:
+        await bob.close()
+
+
+async def test_topic_and_subject_both_ways_with_plus_t(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#topics")
+        await bob.send("TOPIC #topics :set on irc")
+        await bob.expect("TOPIC")
+        alice = await xmpp_user("alice")
+        result = await join(alice, "#topics", "alice")
+        assert subject_of(result.subject) == "set on irc"
+        # +t (the default): alice is no operator, her subject is refused with a reason.
+        subject = alice.make_message(room("#topics"), mtype="groupchat")
+        subject["subject"] = "from xmpp"
+        subject.send()
+        error = await alice.inbox.error("forbidden")
+        assert "operators" in error["error"]["text"]
+        await bob.send("MODE #topics -t")
+        await bob.expect("MODE")
+        subject = alice.make_message(room("#topics"), mtype="groupchat")
+        subject["subject"] = "from xmpp"
+        subject.send()
+        topic = await bob.expect("TOPIC")
+        assert topic.source.startswith("alice!") and topic.params == ["#topics", "from xmpp"]
+        await bob.send("TOPIC #topics :back from irc")
+        got = await alice.inbox.expect(
+            lambda s: s.name == "message" and subject_of(s) == "back from irc", "the new subject")
+        assert str(got["from"]) == f"{room('#topics')}/bob"
+    finally:
+        await bob.close()
+
+
+async def test_nick_changes_both_ways(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#nicks")
+        alice = await xmpp_user("alice")
+        await join(alice, "#nicks", "alice")
+        await bob.expect("JOIN")
+        # IRC NICK -> 303 then the new occupant.
+        await bob.send("NICK robert")
+        await bob.expect("NICK", "robert")
+        gone = await alice.inbox.expect(
+            lambda s: s.name == "presence" and s["type"] == "unavailable", "bob's 303")
+        assert str(gone["from"]) == f"{room('#nicks')}/bob"
+        assert gone["muc"]["status_codes"] == {303} and item_of(gone).get("nick") == "robert"
+        back = await alice.inbox.expect(
+            lambda s: s.name == "presence" and str(s["from"]).endswith("/robert")
+            and s["type"] != "unavailable", "robert's presence")
+        assert back["muc"]["role"] == "moderator"
+        # XMPP nick change -> IRC NICK, and 303 with 110 to herself.
+        alice.send_presence(pto=f"{room('#nicks')}/alicia")
+        nick = await bob.expect("NICK")
+        assert nick.source.startswith("alice!") and nick.params == ["alicia"]
+        own = await alice.inbox.expect(
+            lambda s: s.name == "presence" and s["type"] == "unavailable"
+            and str(s["from"]).endswith("/alice"), "her own 303")
+        assert own["muc"]["status_codes"] == {303, 110}
+        # A nick in use: conflict, and nothing changes on IRC.
+        alice.send_presence(pto=f"{room('#nicks')}/robert")
+        await alice.inbox.error("conflict")
+        assert not [m for m in await bob.until_pong() if m.command == "NICK"]
+    finally:
+        await bob.close()
+
+
+async def test_a_joining_nick_in_use_gets_a_suffix_and_210(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#clash")
+        carol = await xmpp_user("carol")
+        result = await join(carol, "#clash", "bob")
+        assert str(result.presence["from"]) == f"{room('#clash')}/bob_"
+        assert result.presence["muc"]["status_codes"] == {110, 210}
+        joined = await bob.expect("JOIN")
+        assert joined.source.startswith("bob_!")
+    finally:
+        await bob.close()
+
+
+async def test_kick_both_ways(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#kicks")
+        alice = await xmpp_user("alice")
+        await join(alice, "#kicks", "alice")
+        await bob.expect("JOIN")
+        await bob.send("KICK #kicks alice :behave")
+        kicked = await alice.inbox.expect(
+            lambda s: s.name == "presence" and s["type"] == "unavailable", "her kick")
+        assert kicked["muc"]["status_codes"] == {307, 110}
+        item = item_of(kicked)
+        assert item.findtext("{http://jabber.org/protocol/muc#user}reason") == "behave"
+        actor = item.find("{http://jabber.org/protocol/muc#user}actor")
+        assert actor.get("nick") == "bob"
+        # Now the other way: bob ops her; she kicks dave, an IRC user.
+        await join(alice, "#kicks", "alice")
+        await bob.expect("JOIN")
+        await bob.send("MODE #kicks +o alice")
+        promoted = await alice.inbox.expect(
+            lambda s: s.name == "presence" and str(s["from"]).endswith("/alice")
+            and s["muc"]["role"] == "moderator", "her promotion")
+        assert promoted["muc"]["affiliation"] == "admin"
+        dave = await irc_client(server, "dave")
+        await irc_join(dave, "#kicks")
+        await alice.inbox.expect(
+            lambda s: s.name == "presence" and str(s["from"]).endswith("/dave"), "dave")
+        await alice.plugin["xep_0045"].set_role(room("#kicks"), "dave", "none", reason="spam")
+        kick = await dave.expect("KICK")
+        assert kick.source.startswith("alice!") and kick.params == ["#kicks", "dave", "spam"]
+        await dave.close()
+    finally:
+        await bob.close()
+
+
+async def test_private_messages_both_ways(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#pm")
+        alice = await xmpp_user("alice")
+        await join(alice, "#pm", "alice")
+        await bob.expect("JOIN")
+        # nick@component and room/nick both reach bob.
+        alice.send_message("bob@irc.localhost", "psst", mtype="chat")
+        line = await bob.expect("PRIVMSG")
+        assert line.source.startswith("alice!") and line.params == ["bob", "psst"]
+        alice.send_message(f"{room('#pm')}/bob", "psst again", mtype="chat")
+        line = await bob.expect("PRIVMSG")
+        assert line.params == ["bob", "psst again"]
+        await bob.send("PRIVMSG alice :hello you")
+        got = await alice.inbox.message("hello you", "bob@irc.localhost")
+        assert got["type"] == "chat"
+        # Nobody by that nick: an error, not silence.
+        alice.send_message("nobody@irc.localhost", "hello?", mtype="chat")
+        error = await alice.inbox.error("item-not-found")
+        assert "nobody" in error["error"]["text"]
+    finally:
+        await bob.close()
+
+
+async def test_a_long_message_is_split_for_irc_and_reflected_whole(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#long")
+        alice = await xmpp_user("alice")
+        await join(alice, "#long", "alice")
+        await bob.expect("JOIN")
+        words = [f"word{i:04d}" for i in range(250)]
+        text = " ".join(words)[:2000]
+        assert len(text) == 2000
+        alice.send_message(room("#long"), text + "\nand a second line", mtype="groupchat")
+        received = []
+        while len(" ".join(received)) < len(text):
+            msg = await bob.expect("PRIVMSG")
+            raw = f":{msg.source} PRIVMSG {' '.join(msg.params[:-1])} :{msg.params[-1]}\r\n"
+            assert len(raw.encode()) <= 512
+            received.append(msg.params[-1])
+        assert " ".join(received) == text  # cut at spaces only, nothing lost
+        assert len(received) >= 5
+        assert (await bob.expect("PRIVMSG")).params[-1] == "and a second line"
+        echo = await alice.inbox.message(text + "\nand a second line")
+        assert str(echo["from"]) == f"{room('#long')}/alice"
     finally:
         await bob.close()
