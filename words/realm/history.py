@@ -48,7 +48,8 @@ ALL_KINDS = MESSAGE_KINDS | EVENT_KINDS
 _TRANSIENT_TAGS = frozenset({"+typing", "+draft/typing"})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass costs twice as much to make, and one is made per message.
+@dataclass(slots=True)
 class HistoryRecord:
     """One thing that happened in a conversation, as plain data.
 
@@ -57,7 +58,8 @@ class HistoryRecord:
     `target` the channel name, or the recipient's name for a private
     message. `text` is the message, the reason (part, quit, kick), the topic,
     or the new name (nick). `user` is the kicked user; `changes` are a mode
-    change's (name, add, value) with values as strings.
+    change's (name, add, value) with values as strings. Shared by every
+    reader: treat it as read-only.
     """
 
     msgid: str
@@ -76,7 +78,7 @@ class HistoryRecord:
     changes: tuple[tuple[str, bool, str | None], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """A record as stored: its conversation key and who it concerns.
 
