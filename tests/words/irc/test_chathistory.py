@@ -8,7 +8,7 @@ import signal
 from dataclasses import replace
 
 import pytest
-from support import RawClient, free_port, join
+from support import RawClient, free_port, fresh_postgres_database, join
 
 from words.config import HistoryConfig
 
@@ -421,8 +421,13 @@ async def test_replay_on_join_for_clients_without_chathistory(start_server, open
 # -- SQL realm: the same answers, and across restarts ----------------------------------------------
 
 
-async def test_chathistory_on_sqlite_survives_a_restart(start_server, opened, tmp_path):
-    url = f"sqlite:///{tmp_path / 'words.db'}"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_chathistory_on_sql_survives_a_restart(start_server, opened, tmp_path, request,
+                                                     backend):
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'words.db'}"
+    else:
+        url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
     server = await start_server(database=url)
     alice = await opened(server, "alice", FULL, "#a")
     bob = await opened(server, "bob", FULL, "#a")
