@@ -1,6 +1,13 @@
-"""Clients on different nodes of one cluster: one network to them."""
+"""Clients on different nodes of one cluster: one network to them.
+
+Three `words serve` nodes on one Redis and one PostgreSQL. An event reaches
+the other nodes a moment after it happens, so a test waits for the line that
+proves it arrived (a JOIN, a NICK) before it relies on it.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from support import RawClient, join
 
@@ -11,20 +18,172 @@ async def client(node, nick: str) -> RawClient:
     return c
 
 
-async def test_channel_message_reaches_every_node(start_cluster):
+async def reply_lines(c: RawClient, line: str) -> list[str]:
+    """What the server answers to `line` (read up to a PONG), as lines."""
+    await c.send(line)
+    return [m.to_line() for m in await c.until_pong()]
+
+
+async def close_all(*clients: RawClient) -> None:
+    for c in clients:
+        await c.close()
+
+
+async def three_in_a_channel(start_cluster, channel: str = "#chat"):
+    """alice on a, bob on b, carol on c, all in `channel`, each having seen the others join."""
     a, b, c = start_cluster("a", "b", "c")
     alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
+    await join(alice, channel)
+    await join(bob, channel)
+    await alice.expect("JOIN", channel)
+    await join(carol, channel)
+    await alice.expect("JOIN", channel)
+    await bob.expect("JOIN", channel)
+    return (a, b, c), (alice, bob, carol)
+
+
+async def test_channel_and_private_messages_reach_every_node(start_cluster):
+    _, (alice, bob, carol) = await three_in_a_channel(start_cluster)
     try:
-        await join(alice, "#chat")
-        await join(bob, "#chat")
-        await alice.expect("JOIN", "#chat")  # bob's, seen on alice's node
-        await join(carol, "#chat")
-        await alice.expect("JOIN", "#chat")  # carol's: now alice's node sends to hers too
-        await bob.expect("JOIN", "#chat")
         await alice.send("PRIVMSG #chat :hello from a")
         for other in (bob, carol):
             msg = await other.expect("PRIVMSG", "#chat")
-            assert msg.to_line().endswith(":alice!~user@127.0.0.1 PRIVMSG #chat :hello from a")
+            assert msg.to_line() == ":alice!~user@127.0.0.1 PRIVMSG #chat :hello from a"
+        await carol.send("PRIVMSG bob :psst")
+        msg = await bob.expect("PRIVMSG", "bob")
+        assert msg.to_line() == ":carol!~user@127.0.0.1 PRIVMSG bob psst"
+        await bob.send("NOTICE carol :noted")
+        msg = await carol.expect("NOTICE", "carol")
+        assert msg.to_line() == ":bob!~user@127.0.0.1 NOTICE carol noted"
+        # Nothing came back to the sender, nothing went to the third party.
+        assert [m.command for m in await alice.until_pong()] == []
     finally:
-        for x in (alice, bob, carol):
-            await x.close()
+        await close_all(alice, bob, carol)
+
+
+async def test_messages_from_one_sender_arrive_in_order_everywhere(start_cluster):
+    _, (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    try:
+        for i in range(200):
+            await alice.send(f"PRIVMSG #chat :{i}")
+        for other in (bob, carol):
+            got = [(await other.expect("PRIVMSG", "#chat")).params[1] for _ in range(200)]
+            assert got == [str(i) for i in range(200)]
+    finally:
+        await close_all(alice, bob, carol)
+
+
+async def test_names_who_whois_see_users_of_every_node(start_cluster):
+    _, (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    try:
+        lines = await reply_lines(carol, "NAMES #chat")
+        assert lines[0].startswith(":irc.test 353 carol = #chat :")
+        assert set(lines[0].split(":", 2)[2].split()) == {"@alice", "bob", "carol"}
+        assert lines[1] == ":irc.test 366 carol #chat :End of /NAMES list"
+
+        lines = await reply_lines(bob, "WHO #chat")
+        assert sorted(lines[:-1]) == sorted([
+            ":irc.test 352 bob #chat ~user 127.0.0.1 irc.test alice H@ :0 Real alice",
+            ":irc.test 352 bob #chat ~user 127.0.0.1 irc.test bob H :0 Real bob",
+            ":irc.test 352 bob #chat ~user 127.0.0.1 irc.test carol H :0 Real carol",
+        ])
+        assert lines[-1] == ":irc.test 315 bob #chat :End of WHO list"
+
+        lines = await reply_lines(carol, "WHOIS alice")
+        assert lines[0] == ":irc.test 311 carol alice ~user 127.0.0.1 * :Real alice"
+        assert lines[1] == ":irc.test 319 carol alice @#chat"
+        assert lines[-1] == ":irc.test 318 carol alice :End of /WHOIS list"
+    finally:
+        await close_all(alice, bob, carol)
+
+
+async def test_nick_changes_are_seen_and_free_the_old_nick(start_cluster):
+    (a, b, c), (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    try:
+        await alice.send("NICK alicia")
+        assert (await alice.expect("NICK")).to_line() == ":alice!~user@127.0.0.1 NICK alicia"
+        for other in (bob, carol):
+            assert (await other.expect("NICK")).to_line() == ":alice!~user@127.0.0.1 NICK alicia"
+        # The new nick is taken everywhere, the old one free everywhere.
+        assert await reply_lines(bob, "NICK alicia") == [
+            ":irc.test 433 bob alicia :Nickname is already in use"
+        ]
+        await bob.send("NICK alice")
+        assert (await bob.expect("NICK")).to_line() == ":bob!~user@127.0.0.1 NICK alice"
+        assert (await carol.expect("NICK")).to_line() == ":bob!~user@127.0.0.1 NICK alice"
+        # A client arriving on the third node cannot take a nick held on another.
+        late = await RawClient.connect(c.port)
+        try:
+            await late.send("NICK alicia")
+            await late.send("USER u 0 * :late")
+            assert (await late.expect("433")).to_line() == (
+                ":irc.test 433 * alicia :Nickname is already in use"
+            )
+        finally:
+            await late.close()
+    finally:
+        await close_all(alice, bob, carol)
+
+
+async def test_kick_and_ban_across_nodes(start_cluster):
+    _, (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    try:
+        # alice (node a, first joiner, op) kicks bob (node b).
+        await alice.send("KICK #chat bob :out")
+        line = ":alice!~user@127.0.0.1 KICK #chat bob out"
+        for c in (alice, bob, carol):
+            assert (await c.expect("KICK")).to_line() == line
+        # She bans carol's mask; carol's node refuses carol's speech and bob's rejoin.
+        await alice.send("MODE #chat +b bob!*@*")
+        for c in (alice, carol):
+            assert (await c.expect("MODE")).to_line() == ":alice!~user@127.0.0.1 MODE #chat +b bob!*@*"
+        await asyncio.wait_for(_until_banned(bob), 10)
+        # The ban list is the same on bob's node.
+        lines = await reply_lines(bob, "MODE #chat b")
+        assert lines[0].startswith(":irc.test 367 bob #chat bob!*@* alice!~user@127.0.0.1 ")
+        assert lines[1] == ":irc.test 368 bob #chat :End of channel ban list"
+        # An op on another node: alice ops carol, who then unbans on node c.
+        await alice.send("MODE #chat +o carol")
+        assert (await carol.expect("MODE")).to_line() == ":alice!~user@127.0.0.1 MODE #chat +o carol"
+        await carol.send("MODE #chat -b bob!*@*")
+        msg = await alice.expect("MODE", "#chat", "-b")
+        assert msg.to_line() == ":carol!~user@127.0.0.1 MODE #chat -b bob!*@*"
+        await bob.send("JOIN #chat")
+        assert (await bob.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
+        assert (await alice.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
+    finally:
+        await close_all(alice, bob, carol)
+
+
+async def _until_banned(bob: RawClient) -> None:
+    """JOIN until bob's node has the ban (it arrives a moment after alice set it)."""
+    while True:
+        await bob.send("JOIN #chat")
+        msg = await bob.read_message()
+        while msg is not None and msg.command not in ("474", "JOIN"):
+            msg = await bob.read_message()
+        assert msg is not None, "bob's connection closed"
+        if msg.command == "474":
+            assert msg.to_line() == ":irc.test 474 bob #chat :Cannot join channel (+b)"
+            return
+        await bob.send("PART #chat")  # joined before the ban arrived: try again
+        await bob.expect("PART")
+
+
+async def test_topic_and_quit_reach_every_node(start_cluster):
+    _, (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    try:
+        await alice.send("TOPIC #chat :cluster talk")
+        for c in (bob, carol):
+            assert (await c.expect("TOPIC")).to_line() == ":alice!~user@127.0.0.1 TOPIC #chat :cluster talk"
+        lines = await reply_lines(carol, "TOPIC #chat")
+        assert lines[0] == ":irc.test 332 carol #chat :cluster talk"
+        await bob.send("QUIT :bye now")
+        for c in (alice, carol):
+            assert (await c.expect("QUIT")).to_line() == ":bob!~user@127.0.0.1 QUIT :Quit: bye now"
+        assert await reply_lines(alice, "WHOIS bob") == [
+            ":irc.test 401 alice bob :No such nick/channel",
+            ":irc.test 318 alice bob :End of /WHOIS list",
+        ]
+    finally:
+        await close_all(alice, bob, carol)
