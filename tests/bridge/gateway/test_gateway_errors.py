@@ -1,0 +1,110 @@
+"""Refusals are stanza errors with a reason (never silence); disco, ping and self-ping."""
+
+from __future__ import annotations
+
+import pytest
+from gateway_support import join, room
+from slixmpp.exceptions import IqError, PresenceError
+from support import RawClient
+from support import join as irc_join
+
+
+async def op_of(server, channel: str) -> RawClient:
+    bob = await RawClient.connect(server.port)
+    await bob.register("bob")
+    await irc_join(bob, channel)
+    return bob
+
+
+async def join_error(client, channel: str, nick: str, **options) -> PresenceError:
+    with pytest.raises(PresenceError) as refused:
+        await join(client, channel, nick, **options)
+    return refused.value
+
+
+async def test_banned_invite_only_and_key_are_stanza_errors(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await op_of(server, "#strict")
+    try:
+        alice = await xmpp_user("alice")
+        await bob.send(f"MODE #strict +b *!{alice.boundjid.user}@localhost")
+        await bob.expect("MODE")
+        banned = await join_error(alice, "#strict", "alice")
+        assert (banned.condition, banned.text) == ("forbidden", "You are banned from this channel (+b)")
+        await bob.send(f"MODE #strict -b+i *!{alice.boundjid.user}@localhost")
+        await bob.expect("MODE")
+        invite = await join_error(alice, "#strict", "alice")
+        assert (invite.condition, invite.text) == (
+            "registration-required", "This channel is invite-only (+i)")
+        await bob.send("MODE #strict -i+k sesame")
+        await bob.expect("MODE")
+        keyed = await join_error(alice, "#strict", "alice")
+        assert (keyed.condition, keyed.text) == (
+            "not-authorized", "This channel needs the right password (+k)")
+        # The room password is the channel key.
+        await join(alice, "#strict", "alice", password="sesame")
+        assert (await bob.expect("JOIN")).source.startswith("alice!")
+        # Refused joins left nothing behind: one alice, in one channel.
+        assert list(server.realm.find_user("alice").groups) == ["#strict"]
+    finally:
+        await bob.close()
+
+
+async def test_who_cannot_speak_is_told_why(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await op_of(server, "#quiet")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#quiet", "alice")
+        await bob.send("MODE #quiet +m")
+        await bob.expect("MODE")
+        visitor = await alice.inbox.expect(
+            lambda s: s.name == "presence" and str(s["from"]).endswith("/alice")
+            and s["muc"]["role"] == "visitor", "her role becoming visitor")
+        assert visitor["muc"]["status_codes"] == {110}
+        alice.send_message(room("#quiet"), "can I talk?", mtype="groupchat")
+        error = await alice.inbox.error("forbidden")
+        assert error["error"]["text"] == "This room is moderated (+m): you need voice to speak"
+        assert not [m for m in await bob.until_pong() if m.command == "PRIVMSG"]
+        # Not in a room: not-acceptable.
+        alice.send_message(room("#elsewhere"), "hello?", mtype="groupchat")
+        error = await alice.inbox.error("not-acceptable")
+        assert error["error"]["text"] == "You are not in #elsewhere"
+    finally:
+        await bob.close()
+
+
+async def test_disco_ping_and_self_ping(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await op_of(server, "#open")
+    try:
+        await bob.send("JOIN #hidden")
+        await bob.expect("366")
+        await bob.send("MODE #hidden +s")
+        await bob.expect("MODE")
+        alice = await xmpp_user("alice")
+        disco = alice.plugin["xep_0030"]
+        info = await disco.get_info(jid="irc.localhost", timeout=10)
+        identities = {(i[0], i[1]) for i in info["disco_info"]["identities"]}
+        assert identities == {("gateway", "irc"), ("conference", "irc")}
+        assert "http://jabber.org/protocol/muc" in info["disco_info"]["features"]
+        assert "jabber:iq:register" in info["disco_info"]["features"]
+        items = await disco.get_items(jid="irc.localhost", timeout=10)
+        assert [item[0] for item in items["disco_items"]["items"]] == [room("#open")]
+        room_info = await disco.get_info(jid=room("#open"), timeout=10)
+        assert ("conference", "text") in {(i[0], i[1]) for i in room_info["disco_info"]["identities"]}
+        assert "muc_unsecured" in room_info["disco_info"]["features"]
+        with pytest.raises(IqError) as hidden:
+            await disco.get_info(jid=room("#hidden"), timeout=10)
+        assert hidden.value.condition == "item-not-found"
+
+        ping = alice.plugin["xep_0199"]
+        await ping.send_ping("irc.localhost", timeout=10)
+        # XEP-0410: not joined -> not-acceptable; joined -> a plain answer.
+        with pytest.raises(IqError) as outside:
+            await ping.send_ping(f"{room('#open')}/alice", timeout=10)
+        assert outside.value.condition == "not-acceptable"
+        await join(alice, "#open", "alice")
+        await ping.send_ping(f"{room('#open')}/alice", timeout=10)
+    finally:
+        await bob.close()

@@ -1,0 +1,91 @@
+"""Who an XMPP user is: trusted domains, JIDs linked with the account's password, refusals."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from gateway_support import join, room
+from slixmpp.exceptions import IqError, PresenceError
+
+from words.cred import PasswordHasher
+
+REGISTER = "{jabber:iq:register}"
+
+
+async def register(client, username: str | None, password: str | None, remove: bool = False):
+    iq = client.make_iq_set(ito="irc.localhost")
+    query = ET.Element(f"{REGISTER}query")
+    if remove:
+        ET.SubElement(query, f"{REGISTER}remove")
+    else:
+        ET.SubElement(query, f"{REGISTER}username").text = username
+        ET.SubElement(query, f"{REGISTER}password").text = password
+    iq.append(query)
+    return await iq.send(timeout=10)
+
+
+async def test_unknown_jids_are_refused_until_linked_with_the_right_password(
+        gateway_server, xmpp_user):
+    server = await gateway_server(unknown_jids="refuse")
+    await server.realm.accounts.create("carol", PasswordHasher(ln=4).hash("carolpass"))
+    carol = await xmpp_user("carol")
+    with pytest.raises(PresenceError) as refused:
+        await join(carol, "#members", "carol")
+    assert refused.value.condition == "registration-required"
+    assert "register with irc.localhost" in refused.value.text
+
+    # The form, then a wrong password: not-authorized, nothing linked.
+    form = await carol.make_iq_get(queryxmlns="jabber:iq:register", ito="irc.localhost").send(
+        timeout=10)
+    query = form.xml.find(f"{REGISTER}query")
+    assert query.find(f"{REGISTER}username") is not None
+    assert query.find(f"{REGISTER}password") is not None
+    assert query.find(f"{REGISTER}registered") is None
+    with pytest.raises(IqError) as wrong:
+        await register(carol, "carol", "not-her-password")
+    assert wrong.value.condition == "not-authorized"
+    assert await server.realm.accounts.account_for_jid(carol.boundjid.bare) is None
+
+    # The right one links the JID: she joins, logged in to her account, no password kept.
+    await register(carol, "carol", "carolpass")
+    assert await server.realm.accounts.account_for_jid(carol.boundjid.bare) == "carol"
+    await join(carol, "#members", "carol")
+    user = server.realm.find_user("carol")
+    assert user.account == "carol"
+    form = await carol.make_iq_get(queryxmlns="jabber:iq:register", ito="irc.localhost").send(
+        timeout=10)
+    assert form.xml.find(f"{REGISTER}query/{REGISTER}registered") is not None
+    assert form.xml.findtext(f"{REGISTER}query/{REGISTER}username") == "carol"
+    await register(carol, None, None, remove=True)
+    assert await server.realm.accounts.account_for_jid(carol.boundjid.bare) is None
+
+
+async def test_linking_is_throttled_like_irc_logins(gateway_server, xmpp_user):
+    server = await gateway_server(unknown_jids="refuse")
+    await server.realm.accounts.create("dora", PasswordHasher(ln=4).hash("dorapass1"))
+    dora = await xmpp_user("dora")
+    limit = server.config.limits.login_failures_per_account
+    for _ in range(limit):
+        with pytest.raises(IqError) as wrong:
+            await register(dora, "dora", "wrong")
+        assert wrong.value.condition == "not-authorized"
+    with pytest.raises(IqError) as throttled:
+        await register(dora, "dora", "dorapass1")  # right, but too late
+    assert throttled.value.condition == "resource-constraint"
+
+
+async def test_a_trusted_domain_is_its_accounts_and_guests_have_none(gateway_server, xmpp_user):
+    server = await gateway_server(trusted_domains=("localhost",))
+    erin = await xmpp_user("erin")
+    await join(erin, "#trust", "erin")
+    assert server.realm.find_user("erin").account == erin.boundjid.user
+
+
+async def test_guests_join_without_an_account(gateway_server, xmpp_user):
+    server = await gateway_server()  # unknown_jids: guest
+    fay = await xmpp_user("fay")
+    await join(fay, "#guests", "fay")
+    user = server.realm.find_user("fay")
+    assert user.account is None
+    assert user.username == fay.boundjid.user and user.host == "localhost"
