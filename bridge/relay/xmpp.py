@@ -47,6 +47,7 @@ class Room:
     last_activity: float = 0.0
     joins: int = 0  # how many times we joined (1 + rejoins)
     ping_task: asyncio.Task | None = None
+    join_task: asyncio.Task | None = None
 
     @property
     def rejoin_delay(self) -> float:
@@ -163,6 +164,10 @@ class XMPPSession:
         self._timers.clear()
         for room in self.rooms.values():
             self._stop_ping(room)
+            # A join waiting on a stream that is gone would hold the room until its timeout.
+            if room.join_task is not None:
+                room.join_task.cancel()
+                room.join_task = None
 
     # -- stream events --------------------------------------------------------------------------
 
@@ -173,7 +178,7 @@ class XMPPSession:
         self.backoff.reset()
         self.client.send_presence()
         for room in self.rooms.values():
-            self._spawn(self._join(room))
+            self._start_join(room)
 
     def _disconnected(self, reason) -> None:
         self.session_up = False
@@ -240,9 +245,11 @@ class XMPPSession:
         if all(r.joined for r in self.rooms.values()):
             self.all_joined.set()
 
-    def _rejoin(self, room: Room) -> None:
-        if not room.joined and self.session_up:
-            self._spawn(self._join(room))
+    def _start_join(self, room: Room) -> None:
+        if not room.joined and not room.joining and self.session_up:
+            room.join_task = self._spawn(self._join(room))
+
+    _rejoin = _start_join
 
     def _lost(self, room: Room, why: str) -> None:
         """We are not in the room any more while the stream is up: rejoin later."""
