@@ -170,7 +170,8 @@ def kinds_for(conn: IRCConnection) -> frozenset[str]:
 async def _messages(conn: IRCConnection, label: str | None, sub: str, target: str,
                     refs: tuple[Ref | None, ...], limit: int) -> None:
     history = conn.server.realm.history
-    assert history is not None
+    if history is None or conn.user is None:
+        return  # gone before its turn came
     try:
         scope = await _scope(conn, target)
         if scope is None:
@@ -199,7 +200,8 @@ async def _targets(conn: IRCConnection, label: str | None, refs: tuple[Ref | Non
     realm = conn.server.realm
     history = realm.history
     user = conn.user
-    assert history is not None and user is not None
+    if history is None or user is None:
+        return  # gone before its turn came
     times = sorted(ref.time for ref in refs if ref is not None and ref.time is not None)
     party = history.party(user) if history.private else None
     since = None if user.account else user.signed_on
@@ -317,7 +319,8 @@ def replay_on_join(conn: IRCConnection, group: Group) -> None:
 
 async def _replay(conn: IRCConnection, key: str, name: str, lines: int, until: float) -> None:
     history = conn.server.realm.history
-    assert history is not None
+    if history is None or conn.user is None:
+        return
     try:
         records = await history.latest(key, lines, kinds=MESSAGE_KINDS, until=until)
     except StoreError:
