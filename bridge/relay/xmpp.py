@@ -197,7 +197,15 @@ class XMPPSession:
 
     def _failed_auth(self, _event) -> None:
         # A refused password does not get better by retrying: stop, as bots do.
-        self.fatal_error = f"XMPP login refused for {self.account.jid}"
+        transport = self.client.transport
+        encrypted = transport is not None and transport.get_extra_info("ssl_object") is not None
+        if not encrypted and self.account.tls != "plaintext":
+            # slixmpp goes on without TLS when STARTTLS is not offered, then finds no
+            # mechanism it may use in cleartext: say so, not "wrong password".
+            self.fatal_error = (f"the XMPP server offers no TLS, and {self.account.jid} will "
+                                f"not log in in cleartext (tls: plaintext allows it)")
+        else:
+            self.fatal_error = f"XMPP login refused for {self.account.jid}"
         log.error("%s: %s; not retrying", self.account.name, self.fatal_error)
         self._spawn(self._disconnect())
 

@@ -159,3 +159,14 @@ async def test_a_refused_xmpp_password_stops_the_relay_without_retrying(server, 
     assert relay.xmpp["main"].fatal_error == f"XMPP login refused for relay@{prosody.domain}"
     assert relay.xmpp["main"].sessions == 0
     assert relay.irc["local"].quitting  # the IRC side was told to quit too
+
+
+async def test_without_tls_plaintext_the_relay_never_logs_in_in_cleartext(server, prosody):
+    raw = relay_config(server.port, prosody, [{"channel": "#a", "room": fresh_room(prosody, "a")}])
+    del raw["xmpp"]["main"]["tls"]  # the default, starttls, against a server offering none
+    relay = Relay(parse_config(raw, "test.yaml"))
+    assert await asyncio.wait_for(relay.run(), 30) == 1
+    assert relay.xmpp["main"].fatal_error == (
+        f"the XMPP server offers no TLS, and relay@{prosody.domain} will not log in in "
+        f"cleartext (tls: plaintext allows it)")
+    assert relay.xmpp["main"].sessions == 0
