@@ -147,8 +147,9 @@ async def test_nothing_is_offered_or_kept_when_history_is_off(start_server, open
 
 async def test_latest_star_gives_the_messages_as_relayed_in_a_chathistory_batch(chat):
     _, _alice, bob, live = chat
-    ref, body = batched(await answer(bob, "CHATHISTORY LATEST #a * 3"))
-    assert (await answer(bob, "CHATHISTORY LATEST #a * 3"))[0].endswith(" chathistory #a")
+    got = await answer(bob, "CHATHISTORY LATEST #a * 3")
+    ref, body = batched(got)
+    assert got[0] == f":irc.test BATCH +{ref} chathistory #a"
     # The same msgid and time as relayed, and only the messages (no JOIN without event-playback).
     assert unbatched(ref, body) == live[-3:]
     assert live[-1] == f"@time={stamp(live[-1])};msgid={msgid(live[-1])} :{prefix('alice')} PRIVMSG #a m9"
@@ -284,8 +285,9 @@ async def test_a_private_conversation_is_for_its_two_parties(start_server, opene
     second = (await alice.expect("PRIVMSG")).to_line()
     await carol.send("PRIVMSG bob :carol here")
     await bob.expect("PRIVMSG")
-    ref, body = batched(await answer(alice, "CHATHISTORY LATEST bob * 10"))
-    assert (await answer(alice, "CHATHISTORY LATEST bob * 10"))[0].endswith(" chathistory bob")
+    got = await answer(alice, "CHATHISTORY LATEST BOB * 10")
+    ref, body = batched(got)
+    assert got[0] == f":irc.test BATCH +{ref} chathistory bob"  # the target's own spelling
     assert unbatched(ref, body) == [first, second]
     ref, body = batched(await answer(bob, "CHATHISTORY LATEST alice * 10"))
     assert unbatched(ref, body) == [first, second]
