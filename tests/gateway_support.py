@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from words.config import XMPP
+
 
 class Inbox:
     """Every message and presence a slixmpp client receives, to wait on with a deadline."""
@@ -97,3 +99,12 @@ MUC_USER = "{http://jabber.org/protocol/muc#user}"
 def item_of(presence):
     """The <item/> of a room presence's muc#user payload."""
     return presence.xml.find(f"{MUC_USER}x/{MUC_USER}item")
+
+
+def gateway_config(prosody, **overrides) -> XMPP:
+    values = {
+        "component": prosody.component_domain, "secret": prosody.secret,
+        "host": "127.0.0.1", "port": prosody.component_port,
+        "reconnect_min": 0.2, "reconnect_max": 1.0, **overrides,
+    }
+    return XMPP(**values)

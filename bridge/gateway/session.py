@@ -46,7 +46,8 @@ class Room:
 
     group: Group
     resources: set[str] = field(default_factory=set)  # full JIDs joined
-    announced: set[User] = field(default_factory=set)  # occupants the clients were shown
+    # Occupants the clients were shown, under the nick they were shown.
+    announced: dict[User, str] = field(default_factory=dict)
     orphaned: asyncio.TimerHandle | None = None  # no resource left: parts when it fires
 
 
@@ -106,17 +107,22 @@ class XMPPSession:
                 self.occupant_presence(room, member, to={resource})
         codes = (S.SELF, S.NICK_CHANGED) if renamed else (S.SELF,)
         self.occupant_presence(room, self.user, codes=codes, to={resource})
-        room.announced = set(group.members)
+        room.announced = {member: member.name for member in group.members}
 
     def restore(self, room: Room) -> None:
         """After the link came back: tell the clients who left meanwhile, and who is there."""
         group = room.group
         current = set(group.members)
-        for gone in room.announced - current:
-            self.occupant_presence(room, gone, ptype="unavailable")
+        for gone in set(room.announced) - current:
+            self.occupant_presence(room, gone, ptype="unavailable", name=room.announced[gone])
         for member in current:
-            self.occupant_presence(room, member, codes=self.self_codes(member))
-        room.announced = current
+            shown = room.announced.get(member)
+            codes = self.self_codes(member)
+            if shown is not None and shown != member.name:  # renamed meanwhile
+                self.occupant_presence(room, member, ptype="unavailable", name=shown,
+                                       nick=member.name, codes=(S.NEW_NICK, *codes))
+            self.occupant_presence(room, member, codes=codes)
+        room.announced = {member: member.name for member in current}
         self.gateway.send_subject(group, room.resources)
 
     def forget_room(self, folded: str) -> None:
@@ -154,7 +160,7 @@ class XMPPSession:
         room = self.rooms.get(event.group.folded)
         if room is None or event.user is self.user or self.gateway.xmpp is None:
             return
-        room.announced.add(event.user)
+        room.announced[event.user] = event.user.name
         self.occupant_presence(room, event.user)
 
     def user_left(self, event: Left) -> None:
@@ -170,20 +176,27 @@ class XMPPSession:
         if room is None:
             return
         codes = details.pop("codes", ()) + self.self_codes(user)
-        if user in room.announced or user is self.user:
+        # While the link is down nothing is sent, so the clients' picture stays as it
+        # was: restore() tells them what changed.
+        online = self.gateway.xmpp is not None
+        if online and (user in room.announced or user is self.user):
             self.occupant_presence(room, user, ptype="unavailable", codes=codes, **details)
-            room.announced.discard(user)
+            room.announced.pop(user, None)
         if user is self.user:
             self.forget_room(group.folded)
 
     def user_quit(self, event: Quit) -> None:
+        if self.gateway.xmpp is None:
+            return  # restore() tells the clients
         for room in self.rooms.values():
             if event.user in room.announced:
-                self.occupant_presence(room, event.user, ptype="unavailable", status=event.reason)
-                room.announced.discard(event.user)
+                self.occupant_presence(room, event.user, ptype="unavailable", status=event.reason,
+                                       name=room.announced.pop(event.user))
 
     def user_renamed(self, event: Renamed) -> None:
         user = event.user
+        if self.gateway.xmpp is None:
+            return  # restore() tells the clients
         for room in self.rooms.values():
             if user not in room.announced and user is not self.user:
                 continue
@@ -191,6 +204,7 @@ class XMPPSession:
             self.occupant_presence(room, user, ptype="unavailable", name=event.old_name,
                                    nick=event.new_name, codes=(S.NEW_NICK, *codes))
             self.occupant_presence(room, user, codes=codes)
+            room.announced[user] = user.name
 
     def group_meta_update(self, event: MetaChanged) -> None:
         room = self.rooms.get(event.group.folded)

@@ -5,21 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from gateway_support import Inbox
+from gateway_support import Inbox, gateway_config
 from xmpp_support import connect_client, disconnect_client
 
-from words.config import XMPP
-
 _names = itertools.count(1)
-
-
-def gateway_config(prosody, **overrides) -> XMPP:
-    values = {
-        "component": prosody.component_domain, "secret": prosody.secret,
-        "host": "127.0.0.1", "port": prosody.component_port,
-        "reconnect_min": 0.2, "reconnect_max": 1.0, **overrides,
-    }
-    return XMPP(**values)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from gateway_support import join, room
+from gateway_support import join
 from slixmpp.exceptions import IqError, PresenceError
 
 from words.cred import PasswordHasher
