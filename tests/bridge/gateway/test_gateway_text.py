@@ -1,0 +1,109 @@
+"""Text between the two sides: history on join, formatting, and what IRC has no form for."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from gateway_support import join, room
+from support import RawClient
+from support import join as irc_join
+
+
+async def irc(server, nick: str, channel: str) -> RawClient:
+    client = await RawClient.connect(server.port)
+    await client.register(nick)
+    await irc_join(client, channel)
+    return client
+
+
+async def test_recent_history_comes_with_delay_before_the_subject(gateway_server, xmpp_user):
+    server = await gateway_server(history=2)
+    bob = await irc(server, "bob", "#past")
+    try:
+        for text in ("one", "two", "\x01ACTION three\x01"):
+            await bob.send(f"PRIVMSG #past :{text}")
+        await bob.until_pong()
+        alice = await xmpp_user("alice")
+        result = await join(alice, "#past", "alice", maxstanzas=10)
+        bodies = [m["body"] for m in result.history]
+        assert bodies == ["two", "/me three"]  # xmpp.history caps it at 2
+        for msg in result.history:
+            assert str(msg["from"]) == f"{room('#past')}/bob"
+            assert msg["delay"]["from"] == room("#past")
+            assert msg["delay"]["stamp"] is not None
+        again = await xmpp_user("amy")
+        assert (await join(again, "#past", "amy", maxstanzas=0)).history == []
+    finally:
+        await bob.close()
+
+
+async def test_formatting_is_styling_both_ways(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc(server, "bob", "#style")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#style", "alice")
+        await bob.send("PRIVMSG #style :a \x02bold\x02 and \x1ditalic\x1d and \x0304red\x03 word")
+        await alice.inbox.message("a *bold* and _italic_ and red word")
+        alice.send_message(room("#style"), "say *this* and ~not that~ to snake_case", mtype="groupchat")
+        line = await bob.expect("PRIVMSG")
+        assert line.params[-1] == "say \x02this\x02 and \x1enot that\x1e to snake_case"
+    finally:
+        await bob.close()
+
+
+async def test_formatting_can_be_stripped(gateway_server, xmpp_user):
+    server = await gateway_server(formatting="strip")
+    bob = await irc(server, "bob", "#plain")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#plain", "alice")
+        await bob.send("PRIVMSG #plain :a \x02bold\x02 \x0304,01red\x03 word")
+        await alice.inbox.message("a bold red word")
+        alice.send_message(room("#plain"), "*stars* stay", mtype="groupchat")
+        assert (await bob.expect("PRIVMSG")).params[-1] == "*stars* stay"
+    finally:
+        await bob.close()
+
+
+def child(msg, tag: str, **attrs) -> ET.Element:
+    element = ET.SubElement(msg.xml, tag, attrs)
+    return element
+
+
+async def test_corrections_replies_and_reactions_become_explicit_text(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc(server, "bob", "#rich")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#rich", "alice")
+        await bob.send("PRIVMSG #rich :does anyone like tea with a lot of milk in it?")
+        original = await alice.inbox.message("does anyone like tea with a lot of milk in it?")
+        stanza_id = original.xml.find("{urn:xmpp:sid:0}stanza-id").get("id")
+
+        first = alice.make_message(room("#rich"), "I like tee", mtype="groupchat")
+        first["id"] = "m1"
+        first.send()
+        assert (await bob.expect("PRIVMSG")).params[-1] == "I like tee"
+        fixed = alice.make_message(room("#rich"), "I like tea", mtype="groupchat")
+        child(fixed, "{urn:xmpp:message-correct:0}replace", id="m1")
+        fixed.send()
+        assert (await bob.expect("PRIVMSG")).params[-1] == "[correction] I like tea"
+
+        quote = "> bob wrote:\n> does anyone like tea\n"
+        reply = alice.make_message(room("#rich"), quote + "me!", mtype="groupchat")
+        child(reply, "{urn:xmpp:reply:0}reply", to=f"{room('#rich')}/bob", id=stanza_id)
+        fallback = child(reply, "{urn:xmpp:fallback:0}fallback", **{"for": "urn:xmpp:reply:0"})
+        ET.SubElement(fallback, "{urn:xmpp:fallback:0}body", start="0", end=str(len(quote)))
+        reply.send()
+        assert (await bob.expect("PRIVMSG")).params[-1] == "bob: me!"
+
+        reaction = alice.make_message(room("#rich"), mtype="groupchat")
+        reactions = child(reaction, "{urn:xmpp:reactions:0}reactions", id=stanza_id)
+        ET.SubElement(reactions, "{urn:xmpp:reactions:0}reaction").text = "👍"
+        reaction.send()
+        line = await bob.expect("PRIVMSG")
+        assert line.params[-1] == (
+            '\x01ACTION reacted with 👍 to bob: "does anyone like tea with a lot of milk…"\x01')
+    finally:
+        await bob.close()
