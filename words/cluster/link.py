@@ -398,10 +398,14 @@ class ClusterLink:
             if token is not None:
                 self._queue(("script", _RELEASE_CHANOP, [self.keys.chanop(name)], [token]))
 
-    def _first_joiner_op(self, group: Group, user: User) -> bool:
-        """The realm asks this before making a first joiner op (WordsRealm.first_joiner_op)."""
-        if group.folded not in self._op_claims:
-            return True  # no claim was made (a service, the gateway): the local view decides
+    def _first_joiner_op(self, group: Group, user: User) -> bool | None:
+        """The realm asks this on every join (WordsRealm.first_joiner_op).
+
+        The winner of a claim is op even if users of nodes that lost it are
+        already here (their joins can arrive while the claim is asked).
+        """
+        if group.folded not in self._op_claims or self.realm.applying_remote:
+            return None  # no claim was made (a service, the gateway): the local view decides
         token = self._op_claims.pop(group.folded)
         if token is None:
             return False  # another node's user got there first

@@ -122,9 +122,10 @@ class WordsRealm:
         self.create_group_on_request = create_group_on_request
         self.create_user_on_request = create_user_on_request
         self.op_first_joiner = op_first_joiner
-        # Cluster hooks (words.cluster): may this first joiner be op (its node won the
-        # claim)? And: is the event being applied another node's (not to store or publish)?
-        self.first_joiner_op: Callable[[Group, User], bool] = lambda group, user: True
+        # Cluster hooks (words.cluster): did this joiner's node win (True) or lose (False)
+        # the claim to be a new channel's first op, or made none (None: the local view
+        # decides)? And: is the event being applied another node's (not to store or publish)?
+        self.first_joiner_op: Callable[[Group, User], bool | None] = lambda group, user: None
         self.applying_remote = False
         # The account store: MemoryAccountStore here, the SQL store in SQLWordsRealm.
         self.accounts = accounts if accounts is not None else MemoryAccountStore(self.casefold)
@@ -644,8 +645,9 @@ class WordsRealm:
             group.members[user] = {"op": "o", "voice": "v"}.get(level or "", "")
         else:
             first = not group.members
-            op = first and self.op_first_joiner and self.first_joiner_op(group, user)
-            group.members[user] = "o" if op else ""
+            claimed = self.first_joiner_op(group, user)
+            op = first if claimed is None else claimed
+            group.members[user] = "o" if op and self.op_first_joiner else ""
         user.groups[group.folded] = group
         group.invited.discard(user)
         return [m.mind for m in group.members if m.mind is not None]

@@ -9,24 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from cluster_support import client, close_all, reply_lines
 from support import RawClient, join
-
-
-async def client(node, nick: str) -> RawClient:
-    c = await RawClient.connect(node.port)
-    await c.register(nick)
-    return c
-
-
-async def reply_lines(c: RawClient, line: str) -> list[str]:
-    """What the server answers to `line` (read up to a PONG), as lines."""
-    await c.send(line)
-    return [m.to_line() for m in await c.until_pong()]
-
-
-async def close_all(*clients: RawClient) -> None:
-    for c in clients:
-        await c.close()
 
 
 async def three_in_a_channel(start_cluster, channel: str = "#chat"):

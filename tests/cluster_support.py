@@ -1,0 +1,36 @@
+"""Helpers for the cluster tests (tests/words/cluster): clients on the nodes."""
+
+from __future__ import annotations
+
+from support import RawClient
+
+
+async def client(node, nick: str) -> RawClient:
+    """A client registered as `nick` on `node` (a tests/words/cluster Node)."""
+    c = await RawClient.connect(node.port)
+    await c.register(nick)
+    return c
+
+
+async def try_register(port: int, nick: str) -> tuple[RawClient, str]:
+    """Register `nick`; the first answer that decides: '001' or '433'."""
+    c = await RawClient.connect(port)
+    c.nick = nick
+    await c.send(f"NICK {nick}")
+    await c.send(f"USER u 0 * :{nick}")
+    while True:
+        msg = await c.read_message()
+        assert msg is not None, "connection closed during registration"
+        if msg.command in ("001", "433"):
+            return c, msg.command
+
+
+async def reply_lines(c: RawClient, line: str) -> list[str]:
+    """What the server answers to `line` (read up to a PONG), as lines."""
+    await c.send(line)
+    return [m.to_line() for m in await c.until_pong()]
+
+
+async def close_all(*clients: RawClient) -> None:
+    for c in clients:
+        await c.close()
