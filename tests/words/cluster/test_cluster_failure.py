@@ -1,0 +1,114 @@
+"""A node killed with SIGKILL, a node stopped, a node restarted: the others carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cluster_support import client, close_all, reply_lines
+from support import RawClient, join
+
+HEARTBEAT = 0.5
+DEAD_AFTER = 2.0
+
+
+async def chatter(sender: RawClient, stop: asyncio.Event, every: float = 0.02) -> int:
+    """Send numbered messages to #chat until `stop`; returns how many were sent."""
+    n = 0
+    while not stop.is_set():
+        await sender.send(f"PRIVMSG #chat :{n}")
+        n += 1
+        await asyncio.sleep(every)  # pacing the sender, not waiting for a result
+    return n
+
+
+async def test_a_killed_nodes_users_quit_everywhere_and_chat_goes_on(start_cluster):
+    a, b, c = start_cluster("a", "b", "c", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+    alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
+    try:
+        await join(alice, "#chat")
+        await join(bob, "#chat")
+        await alice.expect("JOIN", "#chat")
+        await join(carol, "#chat")
+        await alice.expect("JOIN", "#chat")
+        await bob.expect("JOIN", "#chat")
+
+        stop = asyncio.Event()
+        sending = asyncio.create_task(chatter(alice, stop))
+        await bob.expect("PRIVMSG", "#chat", "5")  # the chat runs across nodes
+        killed_at = time.monotonic()
+        c.kill()
+        quit_line = ":carol!~user@127.0.0.1 QUIT :*.net *.split c lost"
+        for watcher in (alice, bob):
+            msg = await watcher.expect("QUIT", timeout=DEAD_AFTER + HEARTBEAT + 5)
+            assert msg.to_line() == quit_line
+            # Declared dead after dead_after without a heartbeat, seen within a beat more.
+            assert time.monotonic() - killed_at <= DEAD_AFTER + 2 * HEARTBEAT + 1.0
+        stop.set()
+        sent = await sending
+        # Every message alice sent reached bob, in order, through the failure.
+        got = [m.params[1] for m in bob.received if m.command == "PRIVMSG"]
+        while len(got) < sent:
+            msg = await bob.expect("PRIVMSG", "#chat")
+            got.append(msg.params[1])
+        assert got == [str(i) for i in range(sent)]
+        # carol is gone from NAMES and WHOIS on the living nodes, and her nick is free.
+        lines = await reply_lines(bob, "WHOIS carol")
+        assert lines == [
+            ":irc.test 401 bob carol :No such nick/channel",
+            ":irc.test 318 bob carol :End of /WHOIS list",
+        ]
+        await bob.send("NICK carol")
+        assert (await alice.expect("NICK")).to_line() == ":bob!~user@127.0.0.1 NICK carol"
+    finally:
+        await close_all(alice, bob, carol)
+
+
+async def test_a_restarted_node_rejoins_with_the_networks_state(start_cluster):
+    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+    alice, bob = await client(a, "alice"), await client(b, "bob")
+    try:
+        await join(alice, "#chat")
+        await alice.send("TOPIC #chat :before the crash")
+        await alice.send("MODE #chat +k sesame")
+        await alice.expect("MODE")
+        await bob.send("JOIN #chat sesame")
+        await bob.expect("366", "bob", "#chat")
+        await alice.expect("JOIN", "#chat")
+        b.kill()
+        assert (await alice.expect("QUIT", timeout=DEAD_AFTER + 5)).to_line() == (
+            ":bob!~user@127.0.0.1 QUIT :*.net *.split b lost"
+        )
+        await bob.close()
+        b.start()  # same name: cleans what its previous run left, loads the snapshot
+        bob = await client(b, "bob")  # the old claim on "bob" is gone
+        lines = await reply_lines(bob, "NAMES #chat")
+        assert lines == [":irc.test 353 bob = #chat @alice", ":irc.test 366 bob #chat :End of /NAMES list"]
+        # The restarted node knows the topic and the key alice set before it crashed.
+        await bob.send("JOIN #chat")
+        assert (await bob.expect("475")).to_line() == ":irc.test 475 bob #chat :Cannot join channel (+k)"
+        await bob.send("JOIN #chat sesame")
+        assert (await bob.expect("332")).to_line() == ":irc.test 332 bob #chat :before the crash"
+        assert (await alice.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
+        await alice.send("PRIVMSG #chat :welcome back")
+        assert (await bob.expect("PRIVMSG")).to_line() == ":alice!~user@127.0.0.1 PRIVMSG #chat :welcome back"
+    finally:
+        await close_all(alice, bob)
+
+
+async def test_a_stopped_node_says_goodbye(start_cluster):
+    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+    alice, bob = await client(a, "alice"), await client(b, "bob")
+    try:
+        await join(alice, "#chat")
+        await join(bob, "#chat")
+        await alice.expect("JOIN", "#chat")
+        started = time.monotonic()
+        b.stop()  # SIGTERM: its clients quit as on one server, at once
+        assert (await alice.expect("QUIT")).to_line() == ":bob!~user@127.0.0.1 QUIT :Server shutting down"
+        assert time.monotonic() - started < DEAD_AFTER
+        b.start()  # and it comes back at once: it removed its heartbeat on the way out
+        bob2 = await client(b, "bob")
+        await bob2.close()
+    finally:
+        await close_all(alice, bob)
