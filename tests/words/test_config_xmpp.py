@@ -62,3 +62,15 @@ def test_a_bad_section_names_the_file_the_key_and_the_problem(xmpp, key, problem
     assert info.value.source == "words.yaml"
     assert info.value.key == key
     assert problem in info.value.problem
+
+
+def test_the_shipped_example_loads() -> None:
+    from support import REPO
+
+    from words.config import load_config
+
+    config = load_config(str(REPO / "config" / "words-xmpp.yaml"))
+    assert config.xmpp == XMPP(
+        component="irc.example.org", secret="change-this-component-secret",
+        trusted_domains=("example.org",),
+    )
