@@ -10,6 +10,7 @@ once per loop iteration.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import itertools
 import logging
@@ -59,6 +60,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("words.irc")
 
 _ids = itertools.count(1)
+
+# The answer being gathered for a labelled command that answers later (run_holding_input):
+# (connection, lines). A context variable, so only what that command's own task
+# sends (and the events it causes) is gathered, never what other clients cause meanwhile.
+_late_answer: contextvars.ContextVar[tuple[IRCConnection, list[bytes]] | None] = (
+    contextvars.ContextVar("late_answer", default=None)
+)
 
 # Lines held while a login or an OPER is checked; past this, reading pauses
 # (the rest waits in the socket) until they are served.
@@ -280,12 +288,24 @@ class IRCConnection(asyncio.Protocol):
         """Run `coro` as a task; lines that arrive meanwhile are served after it, in order.
 
         A client that pipelines (OPER then WALLOPS) sees its commands answered
-        as if it had waited for each reply.
+        as if it had waited for each reply. A labelled command (labeled-response)
+        gets its label on what it answers when done.
         """
+        label = self.take_label()
+        if label is not None:
+            coro = self._answer_labeled(coro, label)
         self._holds += 1
         task = asyncio.get_running_loop().create_task(coro)
         self.server.track(task)
         task.add_done_callback(self._release_input)
+
+    async def _answer_labeled(self, coro, label: str) -> None:
+        lines: list[bytes] = []
+        _late_answer.set((self, lines))  # in this task's own context only
+        try:
+            await coro
+        finally:
+            self.write_labeled(b"".join(lines), label)
 
     def _release_input(self, _task: asyncio.Task) -> None:
         self._holds -= 1
@@ -440,7 +460,12 @@ class IRCConnection(asyncio.Protocol):
 
     def send(self, command: str, *params: str, source: str | None = None) -> None:
         line = format_line(command, *params, source=source)
-        self.write(line.encode("utf-8", "replace") + b"\r\n")
+        data = line.encode("utf-8", "replace") + b"\r\n"
+        late = _late_answer.get()
+        if late is not None and late[0] is self:
+            late[1].append(data)
+            return
+        self.write(data)
 
     def numeric(self, code: str, *params: str) -> None:
         # Middle parameters often echo what the client sent; one that is empty,

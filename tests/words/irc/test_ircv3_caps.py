@@ -641,6 +641,31 @@ async def test_a_labeled_unknown_command_and_error_are_labeled(capped):
     ]
 
 
+async def test_a_command_answered_later_gets_its_label_on_the_late_answer(capped):
+    # REGISTER hashes off the loop: its answer, and the 900 its login causes, come later.
+    alice = await capped("alice", f"{LABELED} draft/account-registration")
+    got = await labeled(alice, "@label=r1 REGISTER * * sekrit123")
+    ref = got[0].split("BATCH +", 1)[1].split()[0]
+    assert got == [
+        f"@label=r1 :irc.test BATCH +{ref} labeled-response",
+        f"@batch={ref} :irc.test REGISTER SUCCESS alice :Account created",
+        f"@batch={ref} :irc.test 900 alice {prefix('alice')} alice :You are now logged in as alice",
+        f":irc.test BATCH -{ref}",
+    ]
+    # A refusal found later is labelled too (one line: no batch).
+    assert await labeled(alice, "@label=r2 REGISTER * * sekrit123") == [
+        "@label=r2 :irc.test FAIL REGISTER ALREADY_AUTHENTICATED alice :You are already logged in as alice"
+    ]
+
+
+async def test_a_late_answer_without_a_label_is_sent_as_it_is(capped):
+    alice = await capped("alice", f"{LABELED} draft/account-registration")
+    assert await labeled(alice, "REGISTER * * sekrit123") == [
+        ":irc.test REGISTER SUCCESS alice :Account created",
+        f":irc.test 900 alice {prefix('alice')} alice :You are now logged in as alice",
+    ]
+
+
 def test_label_lines_escapes_the_label():
     from words.irc.tags import label_lines
 
