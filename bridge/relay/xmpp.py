@@ -48,6 +48,7 @@ class Room:
     joins: int = 0  # how many times we joined (1 + rejoins)
     ping_task: asyncio.Task | None = None
     join_task: asyncio.Task | None = None
+    join_error: asyncio.Future | None = None  # while joining: an error presence from the room
 
     @property
     def rejoin_delay(self) -> float:
@@ -92,6 +93,7 @@ class XMPPSession:
         client.add_event_handler("groupchat_message", self._message)
         client.add_event_handler("groupchat_subject", self._subject)
         client.add_event_handler("groupchat_presence", self._presence)
+        client.add_event_handler("presence_error", self._presence_error)
         return client
 
     def add_pair(self, pair: Pair) -> None:
@@ -215,14 +217,11 @@ class XMPPSession:
         if room.joined or room.joining or not self.session_up or self.stopping:
             return
         room.joining = True
-        muc = self.client.plugin["xep_0045"]
         nick = room.nick
         try:
             for _attempt in range(3):
                 try:
-                    presence, _subject, occupants, _history = await muc.join_muc_wait(
-                        slixmpp.JID(room.jid), nick, password=room.password, maxstanzas=0,
-                        timeout=JOIN_TIMEOUT)
+                    presence, occupants = await self._join_once(room, nick)
                     break
                 except PresenceError as e:
                     if e.condition != "conflict":
@@ -252,6 +251,36 @@ class XMPPSession:
         self._start_ping(room)
         if all(r.joined for r in self.rooms.values()):
             self.all_joined.set()
+
+    async def _join_once(self, room: Room, nick: str) -> tuple:
+        """One join: our own presence and the occupants', or PresenceError or TimeoutError.
+
+        slixmpp only sees a join error carrying the MUC <x/> element, which Prosody
+        leaves out of some (a wrong room password): any error presence from the
+        room while we join is the answer, so a refusal is not mistaken for a timeout."""
+        loop = asyncio.get_running_loop()
+        room.join_error = loop.create_future()
+        join = asyncio.ensure_future(self.client.plugin["xep_0045"].join_muc_wait(
+            slixmpp.JID(room.jid), nick, password=room.password, maxstanzas=0,
+            timeout=JOIN_TIMEOUT))
+        try:
+            done, _ = await asyncio.wait({join, room.join_error}, timeout=JOIN_TIMEOUT,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if join in done:
+                presence, _subject, occupants, _history = join.result()
+                return presence, occupants
+            if room.join_error in done:
+                raise PresenceError(room.join_error.result())
+            raise TimeoutError(f"no answer in {JOIN_TIMEOUT:.0f}s")
+        finally:
+            room.join_error = None
+            if not join.done():
+                join.cancel()
+
+    def _presence_error(self, pres) -> None:
+        room = self.rooms.get(pres["from"].bare)
+        if room is not None and room.join_error is not None and not room.join_error.done():
+            room.join_error.set_result(pres)
 
     def _start_join(self, room: Room) -> None:
         if not room.joined and not room.joining and self.session_up:
