@@ -411,6 +411,8 @@ class Muc:
             if nick and (target is None or target not in group.members):
                 self.error(iq, "item-not-found", "cancel", f"{nick} is not in {group.name}")
                 return
+            if target is None and jid:
+                target = self._user_of_jid(jid, group)
             role, affiliation = item.get("role"), item.get("affiliation")
             if role == "none" and target is not None:
                 realm.kick(group, target, by, reason[: self.limits.kicklen])
@@ -437,6 +439,18 @@ class Muc:
                 self.error(iq, "bad-request", "modify", "Unsupported role or affiliation change")
                 return
         iq.reply().send()
+
+    def _user_of_jid(self, jid: str, group: Group) -> User | None:
+        """The member a JID names: `nick@component` for an IRC user, else an XMPP user's JID."""
+        bare = jid.split("/", 1)[0].lower()
+        local, _, domain = bare.rpartition("@")
+        if domain == self.gw.domain:
+            user = self.gw.realm.find_user(unescape_node(local))
+            return user if user in group.members else None
+        for session in self.gw.sessions.get(bare, ()):
+            if session.user in group.members:
+                return session.user
+        return None
 
     def _mask(self, target: User | None, jid: str | None) -> str | None:
         """The ban mask for an occupant (its JID's user@domain for XMPP users) or a JID."""

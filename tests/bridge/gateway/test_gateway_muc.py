@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway_support import item_of, join, room, subject_of
 from support import RawClient
 from support import join as irc_join
+from xmpp_support import disconnect_client, loopback_client
 
 
 async def irc_client(server, nick: str) -> RawClient:
@@ -244,5 +247,68 @@ async def test_a_long_message_is_split_for_irc_and_reflected_whole(gateway_serve
         assert (await bob.expect("PRIVMSG")).params[-1] == "and a second line"
         echo = await alice.inbox.message(text + "\nand a second line")
         assert str(echo["from"]) == f"{room('#long')}/alice"
+    finally:
+        await bob.close()
+
+
+async def test_moderation_from_xmpp_is_irc_modes_and_bans(gateway_server, xmpp_user):
+    server = await gateway_server()
+    alice = await xmpp_user("alice")
+    await join(alice, "#mods", "alice")  # the first one in: channel operator
+    dave = await irc_client(server, "dave")
+    muc = alice.plugin["xep_0045"]
+    try:
+        await irc_join(dave, "#mods")
+        await muc.set_role(room("#mods"), "dave", "moderator")
+        mode = await dave.expect("MODE")
+        assert mode.source.startswith("alice!") and mode.params == ["#mods", "+o", "dave"]
+        await muc.set_role(room("#mods"), "dave", "participant")
+        mode = await dave.expect("MODE")
+        assert mode.params == ["#mods", "-o+v", "dave", "dave"]
+        # IRC users have no real JID: they are banned as nick@component (by their host).
+        await muc.set_affiliation(room("#mods"), "outcast", jid="dave@irc.localhost",
+                                  reason="enough")
+        ban = await dave.expect("MODE")
+        assert ban.params == ["#mods", "+b", "*!*@127.0.0.1"]
+        kick = await dave.expect("KICK")
+        assert kick.params == ["#mods", "dave", "enough"]
+        await dave.send("JOIN #mods")
+        assert (await dave.expect("474")).params[1] == "#mods"
+    finally:
+        await dave.close()
+
+
+async def test_away_and_a_second_client_of_the_same_jid(gateway_server, xmpp_user, prosody):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await bob.send("CAP REQ away-notify")
+        await bob.expect("CAP")
+        await irc_join(bob, "#away")
+        alice = await xmpp_user("alice")
+        await join(alice, "#away", "alice")
+        await bob.expect("JOIN")
+        alice.send_presence(pto=f"{room('#away')}/alice", pshow="away", pstatus="lunch")
+        away = await bob.expect("AWAY")
+        assert away.source.startswith("alice!") and away.params == ["lunch"]
+        alice.send_presence(pto=f"{room('#away')}/alice")
+        assert (await bob.expect("AWAY")).params == []
+        # Her second client joins the same room: the same occupant, nothing new on IRC.
+        second = loopback_client(alice.boundjid.bare, "secretpw")
+        started = asyncio.get_running_loop().create_future()
+        second.add_event_handler("session_start", lambda _: started.set_result(None))
+        second.connect("127.0.0.1", prosody.c2s_port)
+        await asyncio.wait_for(started, 10)
+        try:
+            result = await join(second, "#away", "alice")
+            assert result.presence["muc"]["status_codes"] == {110}
+            assert [m.command for m in await bob.until_pong()] == []
+            await bob.send("PRIVMSG #away :to both")
+            await alice.inbox.message("to both")
+            second.plugin["xep_0045"].leave_muc(room("#away"), "alice")
+            alice.send_message(room("#away"), "still in", mtype="groupchat")
+            assert (await bob.expect("PRIVMSG")).params == ["#away", "still in"]
+        finally:
+            await disconnect_client(second)
     finally:
         await bob.close()
