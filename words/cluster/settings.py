@@ -25,6 +25,9 @@ class Cluster:
     prefix: str = "words"
     heartbeat: float = 2.0  # seconds between this node's heartbeats
     dead_after: float = 10.0  # seconds without a heartbeat before a node is declared dead
+    # Listen with SO_REUSEPORT: several nodes on one machine share the listen ports
+    # and the kernel spreads new connections over them.
+    reuse_port: bool = False
 
     @property
     def node_name(self) -> str:
@@ -46,10 +49,12 @@ def check_node_name(name: str) -> str | None:
 def parse_cluster(reader: Any, value: Any, database: str | None) -> Cluster:
     """The `cluster:` mapping -> Cluster; `reader` is words.config's key-naming checker."""
     section = reader.mapping(value, "cluster")
-    reader.known(section, "cluster", {"enabled", "redis", "node", "prefix", "heartbeat", "dead_after"})
+    reader.known(section, "cluster", {"enabled", "redis", "node", "prefix", "heartbeat", "dead_after",
+                                      "reuse_port"})
     values: dict[str, Any] = {}
-    if "enabled" in section:
-        values["enabled"] = reader.boolean(section["enabled"], "cluster.enabled")
+    for key in ("enabled", "reuse_port"):
+        if key in section:
+            values[key] = reader.boolean(section[key], f"cluster.{key}")
     if "redis" in section:
         url = reader.text(section["redis"], "cluster.redis")
         if not url.startswith(("redis://", "rediss://", "unix://")):

@@ -137,8 +137,12 @@ class IRCServer:
 
     async def _listen(self, listen: Listen) -> None:
         """Start accepting on one `listen` entry; OSError if the address cannot be had."""
+        # Cluster nodes on one machine may share a port: the kernel spreads the
+        # connections over them (SO_REUSEPORT), so every core works.
+        cluster = self.config.cluster
         server = await asyncio.get_running_loop().create_server(
             lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,
+            reuse_port=cluster is not None and cluster.enabled and cluster.reuse_port,
             ssl=self._ssl_contexts.get(listen),
         )
         self._listeners[listen] = server

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -37,10 +38,18 @@ class Node:
         log.close()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        """Listening means joined: a node loads the cluster's snapshot before it listens."""
+        """Listening means joined: a node loads the cluster's snapshot before it listens.
+
+        Its own log says so (with SO_REUSEPORT another node may hold the port already).
+        """
         assert self.proc is not None
         try:
             wait_for_port(self.port, proc=self.proc, timeout=timeout)
+            deadline = time.monotonic() + timeout
+            while f"listening on 127.0.0.1:{self.port}" not in self.log():
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("no 'listening on' in its log")
+                time.sleep(0.02)  # polling the log, with a deadline
         except (RuntimeError, TimeoutError) as exc:
             raise AssertionError(f"node {self.name} did not start: {exc}\n{self.log()}") from None
 
@@ -79,11 +88,14 @@ def cluster_settings(redis_url, postgres_url) -> dict:
 
 @pytest.fixture
 def start_cluster(cluster_settings, tmp_path):
-    """`start_cluster("a", "b", "c", heartbeat=0.5, dead_after=2.0)`: nodes started in parallel."""
+    """`start_cluster("a", "b", "c", heartbeat=0.5, dead_after=2.0)`: nodes started in parallel.
+
+    Each node's config is `<tmp>/<name>.yaml`; `words cluster status --config` reads it.
+    """
     nodes: list[Node] = []
 
-    def make(name: str, heartbeat: float, dead_after: float, **extra) -> Node:
-        port = free_port()
+    def make(name: str, heartbeat: float, dead_after: float, port: int, reuse_port: bool,
+             **extra) -> Node:
         config = {
             "server": {"name": "irc.test", "network": "TestNet"},
             "listen": [f"127.0.0.1:{port}"],
@@ -94,7 +106,7 @@ def start_cluster(cluster_settings, tmp_path):
             "cluster": {
                 "redis": cluster_settings["redis"], "node": name,
                 "prefix": cluster_settings["prefix"], "heartbeat": heartbeat,
-                "dead_after": dead_after,
+                "dead_after": dead_after, "reuse_port": reuse_port,
             },
             **extra,
         }
@@ -102,8 +114,12 @@ def start_cluster(cluster_settings, tmp_path):
         path.write_text(yaml.safe_dump(config))
         return Node(name, path, port, tmp_path / f"{name}.log")
 
-    def start(*names: str, heartbeat: float = 0.5, dead_after: float = 2.0, **extra) -> list[Node]:
-        started = [make(name, heartbeat, dead_after, **extra) for name in names]
+    def start(*names: str, heartbeat: float = 0.5, dead_after: float = 2.0,
+              reuse_port: bool = False, **extra) -> list[Node]:
+        """Nodes on ports of their own, or all on one port with `reuse_port`."""
+        shared = free_port() if reuse_port else None
+        started = [make(name, heartbeat, dead_after, shared or free_port(), reuse_port, **extra)
+                   for name in names]
         nodes.extend(started)
         # The first creates the schema alone; the others then start side by side.
         started[0].start()

@@ -1,0 +1,93 @@
+"""Running a cluster: `words cluster status`, the config switch, SO_REUSEPORT on one port."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cluster_support import client, close_all, try_register
+from support import run_words, wait_until
+
+from words.config import ConfigError, config_from_mapping
+
+
+def status(node) -> list[dict]:
+    result = run_words("cluster", "status", "--config", str(node.config_path), "--json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    return json.loads(result.stdout)
+
+
+async def test_cluster_status_shows_nodes_clients_and_lag(start_cluster):
+    a, b = start_cluster("a", "b")
+    alice, bob, bert = await client(a, "alice"), await client(b, "bob"), await client(b, "bert")
+    try:
+        # The figures are those of each node's last heartbeat (every 0.5 s here).
+        def clients_are(expected: dict) -> bool:
+            nodes = status(a)
+            return {n["node"]: n["clients"] for n in nodes} == expected
+
+        await wait_until(lambda: clients_are({"a": 1, "b": 2}), "clients counted per node", timeout=15)
+        nodes = {n["node"]: n for n in status(a)}
+        assert nodes["a"]["alive"] and nodes["b"]["alive"]
+        assert nodes["a"]["users"] == 5  # alice, bob, bert, NickServ, ChanServ
+        assert all(0 <= n["lag"] < 2.0 for n in nodes.values())
+        table = run_words("cluster", "status", "--config", str(a.config_path))
+        assert table.returncode == 0
+        assert "alive" in table.stdout and "2 of 2 nodes alive, 3 clients" in table.stdout
+    finally:
+        await close_all(alice, bob, bert)
+
+
+def test_cluster_status_without_redis_fails_cleanly():
+    result = run_words("cluster", "status", "--redis", "redis://127.0.0.1:1/0")
+    assert result.returncode == 1
+    assert result.stdout.startswith("words: error: cannot read the cluster from redis://127.0.0.1:1/0:")
+
+
+async def test_nodes_sharing_one_port_with_reuse_port(start_cluster):
+    a, b = start_cluster("a", "b", reuse_port=True)
+    assert a.port == b.port
+    clients = [(await try_register(a.port, f"user{i}"))[0] for i in range(16)]
+    try:
+        def spread() -> bool:
+            counts = {n["node"]: n["clients"] for n in status(a)}
+            return sum(counts.values()) == 16 and all(counts.get(x, 0) > 0 for x in "ab")
+
+        # The kernel spreads connections by address hash: 16 land on both nodes.
+        await wait_until(spread, "connections on both nodes", timeout=15)
+    finally:
+        await close_all(*clients)
+
+
+@pytest.mark.parametrize(("section", "problem"), [
+    ({"node": "a b"}, "cluster.node: must be 1-63 letters, digits"),
+    ({"redis": "http://x"}, "cluster.redis: not a Redis URL: 'http://x' (try redis://127.0.0.1:6379/0)"),
+    ({"heartbeat": 2, "dead_after": 3}, "cluster.dead_after: must be at least twice the heartbeat (2 s), got 3"),
+    ({"shards": 2}, "cluster.shards: unknown key"),
+])
+def test_bad_cluster_config_names_the_key(section, problem):
+    data = {"realm": {"database": "postgresql://words@127.0.0.1/words"}, "cluster": section}
+    with pytest.raises(ConfigError) as raised:
+        config_from_mapping(data, "node.yaml")
+    assert str(raised.value).startswith(f"node.yaml: {problem}")
+
+
+def test_cluster_needs_postgresql():
+    with pytest.raises(ConfigError) as raised:
+        config_from_mapping({"cluster": {"node": "a"}}, "node.yaml")
+    assert str(raised.value) == (
+        "node.yaml: cluster: needs realm.database on PostgreSQL (every node shares its accounts "
+        "and channels)"
+    )
+    # enabled: false keeps the section without cluster mode (and without PostgreSQL).
+    config = config_from_mapping({"cluster": {"node": "a", "enabled": False}}, "node.yaml")
+    assert config.cluster is not None and not config.cluster.enabled
+
+
+def test_serve_cluster_switch_needs_postgresql():
+    result = run_words("serve", "--cluster", "--listen", "127.0.0.1:0")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "words: error: <defaults>: cluster: needs realm.database on PostgreSQL (every node "
+        "shares its accounts and channels)\n"
+    )
