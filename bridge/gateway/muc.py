@@ -74,6 +74,10 @@ class Muc:
     def error(self, stanza: Any, condition: str, etype: str, text: str) -> None:
         """Answer `stanza` with an error (from what it was sent to), keeping its payload."""
         reply = stanza.reply(clear=False)
+        x = reply.xml.find(f"{{{S.MUC}}}x")
+        if x is not None:  # never echo a room password back
+            for password in x.findall(f"{{{S.MUC}}}password"):
+                x.remove(password)
         S.set_error(reply, condition, etype, text)
         reply.send()
 
@@ -91,21 +95,31 @@ class Muc:
     async def _presence(self, pres: Any, channel: str, ptype: str) -> None:
         sender = pres["from"]
         async with self.gw.lock(sender.bare):
-            if ptype in ("unavailable", "error"):
-                self._leave(pres, channel, lost=ptype == "error"
-                            or pres["status"].startswith("Disconnected:"))
+            try:
+                await self._presence_locked(pres, channel, ptype)
+            except Exception:  # a store that is down, a bug: the client hears of it
+                log.exception("XMPP: failed on a presence from %s", sender)
+                if ptype not in ("unavailable", "error"):
+                    self.error(pres, "internal-server-error", "wait",
+                               "The gateway failed on this presence; try again")
+
+    async def _presence_locked(self, pres: Any, channel: str, ptype: str) -> None:
+        sender = pres["from"]
+        if ptype in ("unavailable", "error"):
+            self._leave(pres, channel, lost=ptype == "error"
+                        or pres["status"].startswith("Disconnected:"))
+            return
+        nick = pres["to"].resource
+        if not nick:
+            self.error(pres, "jid-malformed", "modify", "Join with a nick: room@service/nick")
+            return
+        session = self.gw.session_in(sender.bare, self.gw.realm.casefold(channel))
+        if session is not None:
+            room = session.rooms[self.gw.realm.casefold(channel)]
+            if sender.full in room.resources:
+                self._update(pres, session, room, nick)
                 return
-            nick = pres["to"].resource
-            if not nick:
-                self.error(pres, "jid-malformed", "modify", "Join with a nick: room@service/nick")
-                return
-            session = self.gw.session_in(sender.bare, self.gw.realm.casefold(channel))
-            if session is not None:
-                room = session.rooms[self.gw.realm.casefold(channel)]
-                if sender.full in room.resources:
-                    self._update(pres, session, room, nick)
-                    return
-            await self._join(pres, channel, nick, session)
+        await self._join(pres, channel, nick, session)
 
     def _update(self, pres: Any, session: XMPPSession, room: Room, nick: str) -> None:
         """A joined client's presence: a nick change, or away/back."""
@@ -317,9 +331,7 @@ class Muc:
         lines = irc_lines(xmpp_to_irc(text, gw.xmpp_config.formatting), user.name,
                           f"{user.username}@{user.host}", "PRIVMSG", group.name,
                           overhead=9 if action else 0)
-        if len(lines) > MAX_LINES:
-            self.error(msg, "not-acceptable", "modify",
-                       f"Too long for IRC: {len(lines)} lines (at most {MAX_LINES})")
+        if not self._paced(msg, session, lines):
             return
         first = None
         for line in lines:
@@ -336,6 +348,18 @@ class Muc:
             if first:
                 echo.xml.append(S.stanza_id(first, gw.room_jid(group)))
             echo.send()
+
+    def _paced(self, msg: Any, session: XMPPSession, lines: list[str]) -> bool:
+        """Refuse (with the reason) a message too long for IRC, or sent too fast."""
+        if len(lines) > MAX_LINES:
+            self.error(msg, "not-acceptable", "modify",
+                       f"Too long for IRC: {len(lines)} lines (at most {MAX_LINES})")
+            return False
+        if not session.pace(len(lines)):
+            self.error(msg, "resource-constraint", "wait",
+                       "You are sending too fast for IRC; wait a moment")
+            return False
+        return True
 
     def _set_topic(self, msg: Any, user: User, group: Group, topic: str) -> None:
         if group.settings.topic_locked and "o" not in group.members.get(user, ""):
@@ -372,9 +396,7 @@ class Muc:
         lines = irc_lines(xmpp_to_irc(text, gw.xmpp_config.formatting), user.name,
                           f"{user.username}@{user.host}", "PRIVMSG", target.name,
                           overhead=9 if action else 0)
-        if len(lines) > MAX_LINES:
-            self.error(msg, "not-acceptable", "modify",
-                       f"Too long for IRC: {len(lines)} lines (at most {MAX_LINES})")
+        if not self._paced(msg, session, lines):
             return
         for line in lines:
             realm.say(user, target, line, action=action)

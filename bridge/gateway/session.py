@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,22 @@ class XMPPSession:
         self.user: User | None = None
         self.rooms: dict[str, Room] = {}  # folded group name -> Room
         self.closed = False
+        # Input pacing, as IRC clients have it: limits.flood_burst lines, then flood_rate a second.
+        self._tokens = float(gateway.config.limits.flood_burst)
+        self._token_time = time.monotonic()
+
+    def pace(self, lines: int) -> bool:
+        """May this user send `lines` IRC lines now? A long message may run into debt,
+        which later messages wait out (they are refused until the bucket refills)."""
+        limits = self.gateway.config.limits
+        now = time.monotonic()
+        self._tokens = min(float(limits.flood_burst),
+                           self._tokens + (now - self._token_time) * limits.flood_rate)
+        self._token_time = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= lines
+        return True
 
     def __repr__(self) -> str:
         name = self.user.name if self.user is not None else "?"
@@ -130,8 +147,13 @@ class XMPPSession:
         if room is not None and room.orphaned is not None:
             room.orphaned.cancel()
         if not self.rooms and not self.closed:
-            # No room left: the user leaves IRC too (after the event being delivered).
-            asyncio.get_running_loop().call_soon(self.gateway.end_session, self, "Left all rooms")
+            # No room left: the user leaves IRC too (after the event being delivered),
+            # unless a join came in meanwhile.
+            asyncio.get_running_loop().call_soon(self._end_if_idle)
+
+    def _end_if_idle(self) -> None:
+        if not self.rooms:
+            self.gateway.end_session(self, "Left all rooms")
 
     # -- the realm's mind (ChatClient) ------------------------------------------------------
 

@@ -15,8 +15,9 @@ _names = itertools.count(1)
 async def gateway_server(start_server, prosody):
     """A words server whose gateway is connected to the session Prosody (guests allowed)."""
 
-    async def start(**xmpp):
-        server = await start_server(xmpp=gateway_config(prosody, **xmpp))
+    async def start(limits=None, **xmpp):
+        extra = {"limits": limits} if limits else {}
+        server = await start_server(xmpp=gateway_config(prosody, **xmpp), **extra)
         await server.gateway.wait_connected(15)
         return server
 

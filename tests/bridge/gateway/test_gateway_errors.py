@@ -108,3 +108,26 @@ async def test_disco_ping_and_self_ping(gateway_server, xmpp_user):
         await ping.send_ping(f"{room('#open')}/alice", timeout=10)
     finally:
         await bob.close()
+
+
+async def test_flooding_from_xmpp_is_refused_as_irc_pacing_would(gateway_server, xmpp_user):
+    # IRC clients are paced too: bob's four lines (NICK, USER, JOIN, PING) fit the burst.
+    server = await gateway_server(limits={"flood_burst": 5, "flood_rate": 0.01})
+    bob = await op_of(server, "#calm")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#calm", "alice")
+        alice.send_message(room("#calm"), "one\ntwo\nthree\nfour", mtype="groupchat")
+        alice.send_message(room("#calm"), "five\nsix", mtype="groupchat")  # runs into debt
+        alice.send_message(room("#calm"), "seven", mtype="groupchat")
+        error = await alice.inbox.error("resource-constraint")
+        assert error["error"]["text"] == "You are sending too fast for IRC; wait a moment"
+        said = [m.params[-1] for m in await bob.until_pong() if m.command == "PRIVMSG"]
+        assert said == ["one", "two", "three", "four", "five", "six"]
+        # Without a room, private messages have no nick to go out under: an error.
+        other = await xmpp_user("olga")
+        other.send_message("bob@irc.localhost", "hi", mtype="chat")
+        error = await other.inbox.error("not-acceptable")
+        assert error["error"]["text"].startswith("Join a room on irc.localhost first")
+    finally:
+        await bob.close()
