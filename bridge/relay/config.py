@@ -68,6 +68,10 @@ class IRCNetwork:
     burst: float = DEFAULT_BURST
     rate: float = DEFAULT_RATE
     reconnect: Backoff = field(default_factory=Backoff)
+    # After `ping_interval` seconds without a line from the server, PING it; nothing
+    # back within `ping_timeout` seconds means a dead connection, dropped and replaced.
+    ping_interval: float = 120.0
+    ping_timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,7 @@ def _irc_tls(sec: _Section) -> TLSOptions | None:
 def _network(source: str, name: str, raw: Any) -> IRCNetwork:
     sec = _Section(source, f"irc.{name}", raw, {
         "server", "port", "tls", "nick", "username", "realname", "password", "password_env",
-        "sasl", "flood", "reconnect"})
+        "sasl", "flood", "reconnect", "ping"})
     tls = _irc_tls(sec)
     nick = sec.text("nick", required=True, spaces=False)
     net = IRCNetwork(
@@ -242,8 +246,11 @@ def _network(source: str, name: str, raw: Any) -> IRCNetwork:
         net = replace(net, sasl_mechanism=mech, sasl_password=password,
                       sasl_username=sasl.text("username", nick))
     flood = sec.section("flood", {"burst", "rate"})
+    ping = sec.section("ping", {"interval", "timeout"})
     return replace(net, burst=flood.number("burst", DEFAULT_BURST, minimum=1),
-                   rate=flood.number("rate", DEFAULT_RATE, minimum=0.01))
+                   rate=flood.number("rate", DEFAULT_RATE, minimum=0.01),
+                   ping_interval=float(ping.number("interval", 120.0, minimum=0.1)),
+                   ping_timeout=float(ping.number("timeout", 60.0, minimum=0.1)))
 
 
 def _account(source: str, name: str, raw: Any, base: Path) -> XMPPAccount:

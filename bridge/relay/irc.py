@@ -45,6 +45,8 @@ class RelayIRCClient(IRCClient):
         self.keys: dict[str, str] = {}
         self.joined_channels = asyncio.Event()  # set while every paired channel is joined
         self._timers: set[asyncio.TimerHandle] = set()
+        self.last_heard = 0.0  # loop time of the last line from the server
+        self._keepalive: asyncio.Task | None = None
 
     def __repr__(self) -> str:
         return f"<RelayIRCClient {self.network.name} {self.nickname}>"
@@ -124,10 +126,45 @@ class RelayIRCClient(IRCClient):
 
     # -- events -----------------------------------------------------------------------------
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        self.last_heard = asyncio.get_running_loop().time()
+        super().connection_made(transport)
+        self._stop_keepalive()
+        if self.transport is not None:
+            self._keepalive = self.spawn(self._keep_alive(), name="keepalive")
+
     def signed_on(self) -> None:
         log.info("%s: signed on as %s", self.network.name, self.nickname)
 
+    async def _keep_alive(self) -> None:
+        """A connection that stalled without closing (a dead route, a frozen server)
+        would keep the relay deaf until TCP gives up, many minutes later: after a quiet
+        `ping_interval`, PING, and drop the connection if nothing comes back in time,
+        so the connector makes a new one. From the first byte on: a server that
+        accepts but never registers us is as dead (an early PING gets 451, a line)."""
+        loop = asyncio.get_running_loop()
+        interval, timeout = self.network.ping_interval, self.network.ping_timeout
+        while self.transport is not None:
+            quiet = loop.time() - self.last_heard
+            if quiet < interval:
+                await asyncio.sleep(interval - quiet)
+                continue
+            self.send("PING", "relay-keepalive", priority=True)
+            asked = loop.time()
+            await asyncio.sleep(timeout)
+            if self.last_heard < asked and self.transport is not None:
+                log.warning("%s: no answer to PING in %.0fs; reconnecting", self.network.name,
+                            timeout)
+                self.transport.abort()
+                return
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive is not None and self._keepalive is not asyncio.current_task():
+            self._keepalive.cancel()
+        self._keepalive = None
+
     def connection_closed(self, exc: Exception | None) -> None:
+        self._stop_keepalive()
         self.cancel_timers()
         # A channel we were kicked from (or refused) is still paired: the next
         # connection joins it with the others.
@@ -200,6 +237,7 @@ class RelayIRCClient(IRCClient):
     def line_received(self, msg: Message) -> None:
         """PART and QUIT, before the client forgets who was where: the events it
         fires afterwards carry neither the part reason nor the quitter's channels."""
+        self.last_heard = asyncio.get_running_loop().time()
         nick = msg.nick or ""
         if not nick or self.is_me(nick):
             return

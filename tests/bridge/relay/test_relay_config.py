@@ -165,3 +165,10 @@ def test_the_readme_example_loads(monkeypatch):
     assert [p.channel for p in config.pairs] == ["#words", "#help"]
     assert config.irc["libera"].sasl_username == "words-relay"
     assert config.irc["libera"].port == 6697
+
+
+def test_irc_keepalive_settings():
+    net = parse_config(with_("irc.net.ping", {"interval": 30, "timeout": 10}), "b.yaml").irc["net"]
+    assert (net.ping_interval, net.ping_timeout) == (30.0, 10.0)
+    assert (parse_config(BASE, "b.yaml").irc["net"].ping_interval,
+            parse_config(BASE, "b.yaml").irc["net"].ping_timeout) == (120.0, 60.0)

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 from relay_support import fresh_room, relay_config
-from support import join, wait_until
+from support import free_port, join, wait_until
 from xmpp_support import ProsodyServer
 
 from bridge.relay.config import parse_config
@@ -170,3 +170,26 @@ async def test_without_tls_plaintext_the_relay_never_logs_in_in_cleartext(server
         f"the XMPP server offers no TLS, and relay@{prosody.domain} will not log in in "
         f"cleartext (tls: plaintext allows it)")
     assert relay.xmpp["main"].sessions == 0
+
+
+async def test_a_stalled_irc_connection_is_replaced(words_process, prosody, start_relay,
+                                                    connect, xmpp_user):
+    port = free_port()
+    proc = words_process(port=port)
+    room_a = fresh_room(prosody, "a")
+    relay = await start_relay(relay_config(port, prosody, [{"channel": "#a", "room": room_a}],
+                                           irc={"ping": {"interval": 0.3, "timeout": 1}}))
+    irc = relay.irc["local"]
+    # A stopped words keeps its sockets open and answers nothing: no close to notice.
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        await wait_until(lambda: not irc.joined_channels.is_set(), "the relay gives IRC up",
+                         timeout=20)
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    await wait_until(lambda: irc.connections >= 2 and irc.joined_channels.is_set(),
+                     "a new connection, #a rejoined", timeout=40)
+    alice = await connect("alice", port=port)
+    await join(alice, "#a")
+    carol = await xmpp_user("carol", room_a)
+    await check_both_ways(alice, carol, "#a", "after")
