@@ -17,9 +17,16 @@ if TYPE_CHECKING:
 REALNAME_LEN = 250
 
 
+def safe_context(context_and_text: tuple[str, ...]) -> list[str]:
+    """Context echoed from the client that cannot be a middle parameter (empty, with a
+    space, starting with ':') becomes '*', as in numerics; the text stays last."""
+    *context, text = context_and_text
+    return [p if p and " " not in p and p[0] != ":" else "*" for p in context] + [text]
+
+
 def fail(conn: IRCConnection, command_name: str, code: str, *context_and_text: str) -> None:
     """A standard reply FAIL: the command, a machine-readable code, context, a description."""
-    conn.send("FAIL", command_name, code, *context_and_text, source=conn.server.name)
+    conn.send("FAIL", command_name, code, *safe_context(context_and_text), source=conn.server.name)
 
 
 @command("SETNAME")
