@@ -24,7 +24,7 @@ from bridge.gateway.addresses import escape_node
 from bridge.gateway.link import ComponentLink
 from bridge.gateway.session import Room, XMPPSession
 from bridge.gateway.text import irc_to_xmpp
-from words.realm import Group, User
+from words.realm import Group, Quit, User
 
 if TYPE_CHECKING:
     from words.config import Config
@@ -56,6 +56,7 @@ class Gateway:
         self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._grace: asyncio.TimerHandle | None = None
         self.connected = asyncio.Event()
+        self._unsubscribe: Any = lambda: None
         self.muc = Muc(self)
         self.identity = Identity(self)
         self.disco = Disco(self)
@@ -65,9 +66,23 @@ class Gateway:
 
     async def start(self) -> None:
         """Connect in the background: the IRC server never waits for the XMPP server."""
+        self._unsubscribe = self.realm.subscribe(self._on_event)
         self.link.start()
 
+    def _on_event(self, event: Any) -> None:
+        """A gateway user signed off by someone else (an oper's KILL): its clients are told.
+
+        The realm tells a quitting user's own mind nothing, so the gateway listens."""
+        if type(event) is not Quit:
+            return
+        for sessions in list(self.sessions.values()):
+            for session in list(sessions):
+                if session.user is event.user and not session.closed:
+                    self.end_session(session, event.reason, tell=True, signed_off=True)
+
     async def stop(self, reason: str = "Gateway shutting down") -> None:
+        unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
+        unsubscribe()
         for session in [s for sessions in self.sessions.values() for s in sessions]:
             self.end_session(session, reason, tell=True, code=S.SHUTDOWN)
         await self.link.stop()
@@ -181,7 +196,7 @@ class Gateway:
         self.sessions.setdefault(session.jid, []).append(session)
 
     def end_session(self, session: XMPPSession, reason: str, *, tell: bool = False,
-                    code: str = S.KICKED) -> None:
+                    code: str = S.KICKED, signed_off: bool = False) -> None:
         """Sign `session` off; with `tell`, its clients get their unavailable presence first."""
         if session.closed:
             return
@@ -202,7 +217,8 @@ class Gateway:
             lock = self._locks.get(session.jid)
             if lock is not None and not lock.locked():
                 del self._locks[session.jid]
-        session.avatar.logout(reason)
+        if not signed_off:
+            session.avatar.logout(reason)
 
     def drop_resource(self, session: XMPPSession, room: Room, resource: str, reason: str) -> None:
         """A client is gone without leaving (lost connection): the user stays for the grace time."""

@@ -15,8 +15,10 @@ _names = itertools.count(1)
 async def gateway_server(start_server, prosody):
     """A words server whose gateway is connected to the session Prosody (guests allowed)."""
 
-    async def start(limits=None, **xmpp):
+    async def start(limits=None, config=None, **xmpp):
+        """`config`: other Config fields (opers, ...); `xmpp`: fields of the xmpp: section."""
         extra = {"limits": limits} if limits else {}
+        extra.update(config or {})
         server = await start_server(xmpp=gateway_config(prosody, **xmpp), **extra)
         await server.gateway.wait_connected(15)
         return server

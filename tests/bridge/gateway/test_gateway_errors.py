@@ -131,3 +131,31 @@ async def test_flooding_from_xmpp_is_refused_as_irc_pacing_would(gateway_server,
         assert error["error"]["text"].startswith("Join a room on irc.localhost first")
     finally:
         await bob.close()
+
+
+async def test_an_oper_kill_is_told_to_the_xmpp_clients(gateway_server, xmpp_user):
+    from words.config import Oper
+    from words.cred import PasswordHasher
+
+    oper = Oper("root", PasswordHasher(ln=4).hash("rootpass"))
+    server = await gateway_server(config={"opers": (oper,)})
+    bob = await op_of(server, "#kill")
+    try:
+        await bob.send("OPER root rootpass")
+        await bob.expect("381")
+        alice = await xmpp_user("alice")
+        await join(alice, "#kill", "alice")
+        await bob.expect("JOIN")
+        await bob.send("KILL alice :go away")
+        gone = await alice.inbox.expect(
+            lambda s: s.name == "presence" and s["type"] == "unavailable"
+            and str(s["from"]).endswith("/alice"), "her removal")
+        assert gone["muc"]["status_codes"] == {307, 110}
+        assert gone.xml.findtext(".//{http://jabber.org/protocol/muc#user}reason") == (
+            "Killed (bob (go away))")
+        assert not server.gateway.sessions
+        # She may come back at once: a new session.
+        await join(alice, "#kill", "alice")
+        assert (await bob.expect("JOIN")).source.startswith("alice!")
+    finally:
+        await bob.close()

@@ -89,3 +89,17 @@ async def test_guests_join_without_an_account(gateway_server, xmpp_user):
     user = server.realm.find_user("fay")
     assert user.account is None
     assert user.username == fay.boundjid.user and user.host == "localhost"
+
+
+async def test_a_link_outlives_a_restart_with_a_database(gateway_server, xmpp_user, tmp_path):
+    from words.app import stop_gateway
+
+    database = f"sqlite:///{tmp_path / 'words.db'}"
+    first = await gateway_server(unknown_jids="refuse", config={"database": database})
+    await first.realm.accounts.create("gina", PasswordHasher(ln=4).hash("ginapass"))
+    gina = await xmpp_user("gina")
+    await register(gina, "gina", "ginapass")
+    await stop_gateway(first)  # one component connection per domain
+    second = await gateway_server(unknown_jids="refuse", config={"database": database})
+    await join(gina, "#kept", "gina")
+    assert second.realm.find_user("gina").account == "gina"
