@@ -42,6 +42,9 @@ class Room:
     current_nick: str | None = None  # the nick the room gave us (code 210 may change it)
     joined: bool = False
     joining: bool = False
+    # What the room sends is news from the end of the join sequence (the subject) on,
+    # which comes a moment before slixmpp's join_muc_wait() returns and `joined` is set.
+    live: bool = False
     occupants: set[str] = field(default_factory=set)
     renamed_to: set[str] = field(default_factory=set)  # new nicks whose join is a rename
     last_activity: float = 0.0
@@ -187,7 +190,7 @@ class XMPPSession:
         self.all_joined.clear()
         self._cancel_all()
         for room in self.rooms.values():
-            room.joined = room.joining = False
+            room.joined = room.joining = room.live = False
             room.occupants.clear()
         if self.stopping or self.fatal_error:
             self._done.set()
@@ -217,6 +220,8 @@ class XMPPSession:
         if room.joined or room.joining or not self.session_up or self.stopping:
             return
         room.joining = True
+        room.current_nick = None
+        room.occupants.clear()
         nick = room.nick
         try:
             for _attempt in range(3):
@@ -241,9 +246,9 @@ class XMPPSession:
         if not self.session_up:
             return  # the stream went away while we waited
         room.current_nick = presence["from"].resource
-        room.occupants = {p["from"].resource for p in occupants} - {room.current_nick}
+        room.occupants |= {p["from"].resource for p in occupants} - {room.current_nick}
         room.renamed_to.clear()
-        room.joined = True
+        room.joined = room.live = True
         room.joins += 1
         room.last_activity = asyncio.get_running_loop().time()
         log.info("%s: joined %s as %s (%d others there)", self.account.name, room.jid,
@@ -290,7 +295,7 @@ class XMPPSession:
 
     def _lost(self, room: Room, why: str) -> None:
         """We are not in the room any more while the stream is up: rejoin later."""
-        room.joined = False
+        room.joined = room.live = False
         room.occupants.clear()
         self.all_joined.clear()
         self._stop_ping(room)
@@ -372,7 +377,7 @@ class XMPPSession:
     def _message(self, msg) -> None:
         room = self._room_of(msg)
         # While joining, messages are history (we asked for none) and are never relayed.
-        if room is None or not room.joined or msg["type"] != "groupchat":
+        if room is None or not room.live or msg["type"] != "groupchat":
             return
         nick = msg["mucnick"]
         if not nick or nick == room.current_nick:
@@ -386,8 +391,14 @@ class XMPPSession:
 
     def _subject(self, msg) -> None:
         room = self._room_of(msg)
-        if room is None or not room.joined:
-            return  # the subject sent on joining is the room's state, not a change
+        if room is None:
+            return
+        if not room.live:
+            # The subject sent on joining is the room's state, not a change; it ends
+            # the join sequence (after our own presence): what follows is live.
+            if room.joining and room.current_nick is not None:
+                room.live = True
+            return
         nick = msg["mucnick"]
         if nick == room.current_nick:
             return
@@ -396,12 +407,15 @@ class XMPPSession:
 
     def _presence(self, pres) -> None:
         room = self._room_of(pres)
-        if room is None or not room.joined:
-            return  # occupants listed while we join are not news
+        if room is None or pres["type"] == "error":
+            return
         nick = pres["from"].resource
         codes = set(pres["muc"]["status_codes"])
         unavailable = pres["type"] == "unavailable"
-        if pres["type"] == "error":
+        if not room.live:
+            # Occupants listed while we join are not news; our own presence says our nick.
+            if room.joining and SELF in codes and not unavailable:
+                room.current_nick = nick
             return
         if SELF in codes or nick == room.current_nick:
             if unavailable and NICK_CHANGED in codes:
