@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway_support import item_of, join, room, subject_of
+from gateway_support import MUC_USER, item_of, join, room, subject_of
 from support import RawClient
 from support import join as irc_join
 from xmpp_support import disconnect_client, loopback_client
@@ -310,5 +310,27 @@ async def test_away_and_a_second_client_of_the_same_jid(gateway_server, xmpp_use
             assert (await bob.expect("PRIVMSG")).params == ["#away", "still in"]
         finally:
             await disconnect_client(second)
+    finally:
+        await bob.close()
+
+
+async def test_an_irc_invite_is_a_mediated_invitation(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#vip")
+        await bob.send("MODE #vip +i")
+        await bob.expect("MODE")
+        alice = await xmpp_user("alice")
+        await join(alice, "#lobby2", "alice")  # signed on through another room
+        await bob.send("INVITE alice #vip")
+        await bob.expect("341")
+        invite = await alice.inbox.expect(
+            lambda s: s.name == "message" and s.xml.find(f"{MUC_USER}x/{MUC_USER}invite") is not None,
+            "the invitation")
+        assert str(invite["from"]) == room("#vip")
+        assert invite.xml.find(f"{MUC_USER}x/{MUC_USER}invite").get("from") == "bob@irc.localhost"
+        await join(alice, "#vip", "alice")  # +i lets the invited in
+        assert (await bob.expect("JOIN")).source.startswith("alice!")
     finally:
         await bob.close()
