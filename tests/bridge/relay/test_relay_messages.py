@@ -31,7 +31,8 @@ async def two_pairs(server, prosody, start_relay, connect, xmpp_user):
     await join(bob, "#b")
     carol = await xmpp_user("carol", room_a)
     dave = await xmpp_user("dave", room_b)
-    return SimpleNamespace(relay=relay, alice=alice, bob=bob, carol=carol, dave=dave)
+    return SimpleNamespace(server=server, relay=relay, alice=alice, bob=bob, carol=carol,
+                           dave=dave)
 
 
 async def relayed_privmsgs(client, channel: str) -> list[str]:
@@ -42,6 +43,12 @@ async def relayed_privmsgs(client, channel: str) -> list[str]:
 
 async def test_messages_both_ways_in_both_pairs_without_crosstalk(two_pairs):
     alice, bob, carol, dave = two_pairs.alice, two_pairs.bob, two_pairs.carol, two_pairs.dave
+    # One IRC connection for both pairs (alice, bob and the relay are all the server has),
+    # one XMPP session for both rooms.
+    assert len(two_pairs.server.connections) == 3
+    assert len(two_pairs.relay.xmpp) == 1
+    session = two_pairs.relay.xmpp["main"]
+    assert sorted(session.rooms) == sorted([carol.room, dave.room])
     await alice.send("PRIVMSG #a :hello from irc a")
     assert await carol.next_message() == ("irc", "<alice> hello from irc a")
     await bob.send("PRIVMSG #b :hello from irc b")
