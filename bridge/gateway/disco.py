@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from bridge.gateway.gateway import Gateway
     from words.realm import Group
 
-FEATURES = (S.DISCO_INFO, S.DISCO_ITEMS, S.MUC, S.PING, S.REGISTER, "jabber:iq:version",
-            "urn:xmpp:sid:0", "jid\\20escaping")
+FEATURES = (S.DISCO_INFO, S.DISCO_ITEMS, S.MUC, S.PING, S.REGISTER, "urn:xmpp:sid:0",
+            "jid\\20escaping")
 
 
 class Disco:
@@ -45,7 +45,13 @@ class Disco:
         to = iq["to"]
         identities: list[tuple[str, str, str]]
         features: tuple[str, ...]
-        if group is False:
+        if group is None and self.gw.muc.channel_of(to) is None:  # nick@component
+            user = self.gw.realm.find_user(unescape_node(to.node))
+            if user is None or not user.online:
+                self._error(iq, "item-not-found", "cancel", "No such user")
+                return
+            identities, features = [("client", "pc", user.name)], (S.DISCO_INFO, S.PING)
+        elif group is False:
             name = f"{self.gw.config.network} IRC"
             identities = [("gateway", "irc", name), ("conference", "irc", name)]
             features = FEATURES

@@ -98,6 +98,13 @@ async def test_disco_ping_and_self_ping(gateway_server, xmpp_user):
             await disco.get_info(jid=room("#hidden"), timeout=10)
         assert hidden.value.condition == "item-not-found"
 
+        user_info = await disco.get_info(jid="bob@irc.localhost", timeout=10)
+        assert [(i[0], i[1], i[3]) for i in user_info["disco_info"]["identities"]] == [
+            ("client", "pc", "bob")]
+        with pytest.raises(IqError) as nobody:
+            await disco.get_info(jid="nobody@irc.localhost", timeout=10)
+        assert nobody.value.condition == "item-not-found"
+
         ping = alice.plugin["xep_0199"]
         await ping.send_ping("irc.localhost", timeout=10)
         # XEP-0410: not joined -> not-acceptable; joined -> a plain answer.
