@@ -181,7 +181,7 @@ class RelayIRCClient(IRCClient):
         self._update_joined()
 
     def join_failed(self, channel: str, message: str) -> None:
-        delay = max(JOIN_RETRY, *(p.options.rejoin_delay for p in self.pairs_for(channel)))
+        delay = max([JOIN_RETRY, *(p.options.rejoin_delay for p in self.pairs_for(channel))])
         log.error("%s: cannot join %s: %s; trying again in %.0fs", self.network.name, channel,
                   message, delay)
         if self.pairs_for(channel):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from relay_support import fresh_room, relay_config
-from support import join
+from support import join, wait_until
 
 from bridge.relay.config import parse_config
 from bridge.relay.service import Relay
@@ -93,3 +93,21 @@ async def test_kicked_from_a_channel_the_relay_rejoins_it(server, prosody, start
     carol = await xmpp_user("carol", room)
     await alice.send("PRIVMSG #a :still relayed")
     assert await carol.next_message() == ("irc", "<alice> still relayed")
+
+
+async def test_a_refused_join_is_reported_and_asked_again_later(server, prosody, connect, caplog):
+    alice = await connect("alice")
+    await join(alice, "#closed")
+    await alice.send("MODE #closed +i")
+    await alice.expect("MODE", "#closed", "+i")
+    relay = Relay(parse_config(relay_config(server.port, prosody, [
+        {"channel": "#closed", "room": fresh_room(prosody, "c")},
+    ]), "test.yaml"))
+    task = asyncio.ensure_future(relay.run())
+    expected = "local: cannot join #closed: Cannot join channel (+i); trying again in 60s"
+    await wait_until(lambda: any(m.startswith("local: cannot join #closed") for m in
+                                 caplog.messages), "the refusal logged")
+    assert expected in caplog.messages
+    assert len(relay.irc["local"]._timers) == 1  # the next attempt
+    relay.stop()
+    assert await asyncio.wait_for(task, 15) == 0
