@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import escape_node
 from bridge.gateway.link import ComponentLink
-from bridge.gateway.session import Room, XMPPSession
+from bridge.gateway.session import Batch, Room, XMPPSession
 from bridge.gateway.text import irc_to_xmpp
 from words.realm import Group, Quit, User
 
@@ -55,6 +55,7 @@ class Gateway:
         self._tasks: set[asyncio.Task] = set()
         self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._grace: asyncio.TimerHandle | None = None
+        self.batch: Batch | None = None  # see Muc._groupchat
         self.connected = asyncio.Event()
         self._unsubscribe: Any = lambda: None
         self.muc = Muc(self)

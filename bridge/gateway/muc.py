@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import irc_nick, nick_candidates, unescape_node
 from bridge.gateway.rich import degrade
-from bridge.gateway.session import Room, XMPPSession
+from bridge.gateway.session import Batch, Room, XMPPSession
 from bridge.gateway.text import irc_lines, irc_to_xmpp, xmpp_to_irc
 from words.irc.handlers.channels import valid_channel_name
 from words.realm import DuplicateUser
@@ -334,9 +334,14 @@ class Muc:
         if not self._paced(msg, session, lines):
             return
         first = None
-        for line in lines:
-            event = realm.say(user, group, line, action=action)
-            first = first or event.msgid
+        # Other XMPP occupants get the message whole, once, not line by line.
+        gw.batch = Batch(user, f"/me {text}" if action else text)
+        try:
+            for line in lines:
+                event = realm.say(user, group, line, action=action)
+                first = first or event.msgid
+        finally:
+            gw.batch = None
         # Reflected to the sender's clients with the id they gave it (XEP-0045).
         msgid = msg["id"] or first
         gw.remember(msgid, user.name, text)

@@ -52,6 +52,15 @@ class Room:
     orphaned: asyncio.TimerHandle | None = None  # no resource left: parts when it fires
 
 
+@dataclass(eq=False)
+class Batch:
+    """An XMPP message being said on IRC line by line: XMPP minds send it whole, once."""
+
+    sender: User
+    body: str
+    told: set[XMPPSession] = field(default_factory=set)
+
+
 class XMPPSession:
     """The mind of one XMPP user (bare JID) under one nick."""
 
@@ -167,6 +176,12 @@ class XMPPSession:
             room = self.rooms.get(target.folded)
             if room is None:
                 return
+            batch = gw.batch
+            if batch is not None and batch.sender is event.sender:
+                if self in batch.told:
+                    return  # the rest of a message already sent whole
+                batch.told.add(self)
+                body = batch.body
             gw.remember(event.msgid, event.sender.name, event.text)
             sender = gw.occupant_jid(target, event.sender.name)
             for resource in sorted(room.resources):

@@ -334,3 +334,26 @@ async def test_an_irc_invite_is_a_mediated_invitation(gateway_server, xmpp_user)
         assert (await bob.expect("JOIN")).source.startswith("alice!")
     finally:
         await bob.close()
+
+
+async def test_xmpp_users_hear_each_other_whole(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    try:
+        await irc_join(bob, "#both")
+        alice = await xmpp_user("alice")
+        carol = await xmpp_user("carol")
+        await join(alice, "#both", "alice")
+        await join(carol, "#both", "carol")
+        alice.send_message(room("#both"), "line one\nline two", mtype="groupchat")
+        assert (await bob.expect("PRIVMSG")).params == ["#both", "line one"]
+        assert (await bob.expect("PRIVMSG")).params == ["#both", "line two"]
+        got = await carol.inbox.message("line one\nline two", f"{room('#both')}/alice")
+        assert got["id"]
+        carol.send_message(room("#both"), "single", mtype="groupchat")
+        await alice.inbox.message("single", f"{room('#both')}/carol")
+        # Nothing but those: no line-by-line copies.
+        assert not [s for s in carol.inbox.stanzas if s.name == "message" and s["body"]
+                    and str(s["from"]).endswith("/alice")]
+    finally:
+        await bob.close()
