@@ -166,3 +166,49 @@ async def test_an_oper_kill_is_told_to_the_xmpp_clients(gateway_server, xmpp_use
         assert (await bob.expect("JOIN")).source.startswith("alice!")
     finally:
         await bob.close()
+
+
+async def test_the_room_password_is_the_channel_key_in_the_config_form(gateway_server, xmpp_user):
+    server = await gateway_server()
+    alice = await xmpp_user("alice")
+    await join(alice, "#secret", "alice")  # first in: operator, so moderator
+    muc = alice.plugin["xep_0045"]
+    form = await muc.get_room_config(room("#secret"), timeout=10)
+    assert form.get_fields()["muc#roomconfig_roomsecret"]["value"] == ""
+    form.get_fields()["muc#roomconfig_roomsecret"]["value"] = "sesame"
+    await muc.set_room_config(room("#secret"), form, timeout=10)
+    assert server.realm.find_group("#secret").settings.key == "sesame"
+    bob = await RawClient.connect(server.port)
+    try:
+        await bob.register("bob")
+        await bob.send("JOIN #secret")
+        assert (await bob.expect("475")).params[1] == "#secret"
+        await bob.send("JOIN #secret sesame")
+        await bob.expect("366")
+        # Not a moderator: the form is refused.
+        carol = await xmpp_user("carol")
+        await join(carol, "#secret", "carol", password="sesame")
+        with pytest.raises(IqError) as refused:
+            await carol.plugin["xep_0045"].get_room_config(room("#secret"), timeout=10)
+        assert refused.value.condition == "forbidden"
+    finally:
+        await bob.close()
+
+
+async def test_a_client_going_offline_parts_its_rooms(gateway_server, xmpp_user):
+    from xmpp_support import disconnect_client
+
+    server = await gateway_server()
+    bob = await op_of(server, "#bye")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#bye", "alice")
+        await bob.expect("JOIN")
+        await disconnect_client(alice)  # a clean logout: unavailable to every room
+        part = await bob.expect("PART")
+        assert part.source.startswith("alice!") and part.params[0] == "#bye"
+        from support import wait_until
+
+        await wait_until(lambda: server.realm.find_user("alice") is None, "alice signed off")
+    finally:
+        await bob.close()
