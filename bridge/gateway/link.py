@@ -30,6 +30,7 @@ class ComponentLink:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._attempt: Any = None
+        self._retired: set[asyncio.Future] = set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -117,3 +118,15 @@ class ComponentLink:
                 self.xmpp = None
                 self.on_down()
             self._attempt = None
+            self._retire(xmpp)
+
+    def _retire(self, xmpp: Any) -> None:
+        """Stop a finished stream's output task and hold it until it is done.
+
+        slixmpp cancels it only when the stream object is collected, and the task,
+        cancelled but never run again, is then destroyed pending (asyncio complains)."""
+        task = getattr(xmpp, "_run_out_filters", None)
+        if task is not None and not task.done():
+            task.cancel()
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)

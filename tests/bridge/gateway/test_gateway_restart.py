@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from gateway_support import Inbox, gateway_config, join, room
 from support import RawClient, wait_until
@@ -124,3 +126,16 @@ async def test_a_dropped_link_restores_the_clients_still_joined(start_server, ow
         await bob.close()
         if dave is not None:
             await dave.close()
+
+
+async def test_a_wrong_secret_is_logged_and_retried(start_server, prosody, caplog):
+    caplog.set_level(logging.INFO, "bridge.gateway")
+    server = await start_server(xmpp=gateway_config(prosody, secret="not-the-secret"))
+    await wait_until(
+        lambda: any("refused the component irc.localhost: not-authorized" in r.getMessage()
+                    for r in caplog.records), "the refusal in the log")
+    assert not server.gateway.connected.is_set()
+    await wait_until(
+        lambda: sum("reconnecting to" in r.getMessage() for r in caplog.records) >= 2,
+        "a second attempt")
+    assert not server.gateway.connected.is_set()
