@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import unescape_node
+from bridge.gateway.text import xml_safe
 
 if TYPE_CHECKING:
     from bridge.gateway.gateway import Gateway
@@ -103,7 +104,9 @@ class Disco:
         query = S.el(f"{{{S.DISCO_ITEMS}}}query")
         if group is False:
             for room in sorted(self.gw.realm.groups.values(), key=lambda g: g.folded):
-                if not (room.settings.secret or room.settings.private):
+                # A channel name XML cannot carry (a control character) has no room JID.
+                if not (room.settings.secret or room.settings.private) and (
+                        xml_safe(room.name) == room.name):
                     query.append(S.el(f"{{{S.DISCO_ITEMS}}}item", {
                         "jid": self.gw.room_jid(room),
                         "name": f"{room.name} ({len(room.members)})",

@@ -15,7 +15,7 @@ from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import irc_nick, nick_candidates, unescape_node
 from bridge.gateway.rich import degrade
 from bridge.gateway.session import Batch, Room, XMPPSession
-from bridge.gateway.text import irc_lines, irc_to_xmpp, xmpp_to_irc
+from bridge.gateway.text import irc_lines, irc_to_xmpp, is_ctcp, xmpp_to_irc
 from words.irc.handlers.channels import valid_channel_name
 from words.realm import DuplicateUser
 from words.realm.errors import (
@@ -235,6 +235,8 @@ class Muc:
         if xmpp is None:
             return
         for record in records:
+            if not record.action and is_ctcp(record.text):
+                continue
             text = irc_to_xmpp(record.text, gw.xmpp_config.formatting)
             body = f"/me {text}" if record.action else text
             stanza = S.message(xmpp, gw.occupant_jid(room.group, record.sender or gw.config.server_name),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bridge.gateway import stanzas as S
+from bridge.gateway.text import is_ctcp, strip_irc, xml_safe
 from words.realm import Group, User
 
 if TYPE_CHECKING:
@@ -113,11 +114,11 @@ class XMPPSession:
             stanza = S.presence(gw.xmpp, sender, resource, ptype)
             if ptype is None and member.away is not None:
                 stanza["show"] = "away"
-                stanza["status"] = member.away
+                stanza["status"] = strip_irc(member.away)
             elif status:
-                stanza["status"] = status
+                stanza["status"] = strip_irc(status)
             stanza.xml.append(S.muc_user_x(affiliation, role, codes, nick=nick, actor=actor,
-                                           reason=reason))
+                                           reason=strip_irc(reason) if reason else None))
             stanza.send()
 
     def self_codes(self, member: User) -> tuple[str, ...]:
@@ -170,6 +171,8 @@ class XMPPSession:
         gw = self.gateway
         if gw.xmpp is None or event.kind == "tagmsg":
             return
+        if not event.action and is_ctcp(event.text):
+            return  # CTCP requests (VERSION, PING...) are for IRC clients to answer
         body = gw.body_for_xmpp(event)
         target = event.target
         if isinstance(target, Group):
@@ -265,7 +268,7 @@ class XMPPSession:
 
     def user_invited(self, event: Invited) -> None:
         gw = self.gateway
-        if event.user is not self.user or gw.xmpp is None:
+        if event.user is not self.user or gw.xmpp is None or xml_safe(event.group.name) != event.group.name:
             return
         stanza = S.message(gw.xmpp, gw.room_jid(event.group), self.jid, "normal")
         invite = S.el(f"{{{S.MUC_USER}}}invite", {"from": gw.user_jid(event.by.name)})

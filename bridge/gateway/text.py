@@ -28,9 +28,24 @@ _ALL_CODES = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:
                         r"|[\x02\x1d\x1e\x11\x1f\x16\x0f]")
 
 
+# XML 1.0 cannot carry C0 controls but tab and line ends: one in a stanza would make
+# the XMPP server close the component's stream as not well-formed.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML cannot carry (any IRC code left over)."""
+    return _NOT_XML.sub("", text)
+
+
+def is_ctcp(text: str) -> bool:
+    """A CTCP request or reply other than ACTION (VERSION, PING...): for IRC clients only."""
+    return text.startswith("\x01")
+
+
 def strip_irc(text: str) -> str:
     """`text` without IRC formatting codes."""
-    return _ALL_CODES.sub("", text)
+    return xml_safe(_ALL_CODES.sub("", text))
 
 
 def irc_to_xmpp(text: str, formatting: str = "styling") -> str:
@@ -61,7 +76,7 @@ def irc_to_xmpp(text: str, formatting: str = "styling") -> str:
         else:
             out.append(char)
     out.extend(reversed(spans))
-    return _drop_empty_spans("".join(out))
+    return xml_safe(_drop_empty_spans("".join(out)))
 
 
 def _drop_empty_spans(text: str) -> str:

@@ -107,3 +107,26 @@ async def test_corrections_replies_and_reactions_become_explicit_text(gateway_se
             '\x01ACTION reacted with 👍 to bob: "does anyone like tea with a lot of milk…"\x01')
     finally:
         await bob.close()
+
+
+async def test_control_characters_never_reach_the_xml_stream(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc(server, "bob", "#ctl")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#ctl", "alice")
+        await bob.send("PRIVMSG #ctl :\x01VERSION\x01")  # a CTCP request: IRC clients only
+        await bob.send("PRIVMSG #ctl :bell\x07 \x16reverse\x16 \x1funder\x1f here")
+        await alice.inbox.message("bell reverse under here", f"{room('#ctl')}/bob")
+        await bob.send("PART #ctl :bye\x07\x02!")
+        gone = await alice.inbox.expect(
+            lambda s: s.name == "presence" and s["type"] == "unavailable", "bob's part")
+        assert gone["status"] == "bye!"
+        await bob.send("JOIN #ctl")
+        await bob.send("PRIVMSG #ctl :still connected")
+        await alice.inbox.message("still connected")
+        assert server.gateway.link.connects == 1  # the stream was never closed on us
+        assert not [s for s in alice.inbox.stanzas if s.name == "message" and "VERSION" in
+                    (s["body"] or "")]
+    finally:
+        await bob.close()
