@@ -15,7 +15,7 @@ from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import irc_nick, nick_candidates, unescape_node
 from bridge.gateway.rich import degrade
 from bridge.gateway.session import Batch, Room, XMPPSession
-from bridge.gateway.text import irc_lines, irc_to_xmpp, is_ctcp, xmpp_to_irc
+from bridge.gateway.text import irc_lines, irc_to_xmpp, is_ctcp, one_line, xmpp_to_irc
 from words.irc.handlers.channels import valid_channel_name
 from words.realm import DuplicateUser
 from words.realm.errors import (
@@ -134,7 +134,7 @@ class Muc:
                 self.error(pres, "conflict", "cancel", f"The nick {wanted} is in use")
             return
         away = pres["show"] in ("away", "xa", "dnd")
-        message = (pres["status"] or pres["show"]) if away else None
+        message = one_line(pres["status"] or pres["show"], self.limits.awaylen) if away else None
         if message != user.away:
             realm.set_away(user, message)
 
@@ -257,7 +257,8 @@ class Muc:
             return
         if lost:
             # The XMPP server says the client's connection was lost: it may be back soon.
-            gw.drop_resource(session, room, sender.full, pres["status"] or "Connection lost")
+            gw.drop_resource(session, room, sender.full,
+                             one_line(pres["status"], self.limits.kicklen) or "Connection lost")
             return
         assert session.user is not None
         session.occupant_presence(room, session.user, ptype="unavailable", codes=(S.SELF,),
@@ -265,7 +266,7 @@ class Muc:
         room.resources.discard(sender.full)
         if not room.resources:
             if session.user in room.group.members:
-                gw.realm.leave(session.user, room.group, pres["status"])
+                gw.realm.leave(session.user, room.group, one_line(pres["status"], self.limits.kicklen))
             else:
                 session.forget_room(folded)
 
@@ -373,8 +374,8 @@ class Muc:
             self.error(msg, "forbidden", "auth",
                        "Only channel operators may change the subject (+t)")
             return
-        self.gw.realm.set_topic(group, xmpp_to_irc(topic, self.gw.xmpp_config.formatting)
-                                .replace("\n", " ")[: self.limits.topiclen], by=user)
+        self.gw.realm.set_topic(group, one_line(xmpp_to_irc(topic, self.gw.xmpp_config.formatting),
+                                               self.limits.topiclen), by=user)
 
     def _private(self, msg: Any, nick: str, channel: str | None) -> None:
         """A private message to `room/nick` or `nick@component`: an IRC PRIVMSG."""
@@ -434,7 +435,7 @@ class Muc:
         realm, group, by = self.gw.realm, room.group, session.user
         query = find(iq, f"{{{S.MUC_ADMIN}}}query")
         for item in query.findall(f"{{{S.MUC_ADMIN}}}item"):
-            reason = item.findtext(f"{{{S.MUC_ADMIN}}}reason") or ""
+            reason = one_line(item.findtext(f"{{{S.MUC_ADMIN}}}reason") or "", self.limits.kicklen)
             nick, jid = item.get("nick"), item.get("jid")
             target = realm.find_user(nick) if nick else None
             if nick and (target is None or target not in group.members):
@@ -444,7 +445,7 @@ class Muc:
                 target = self._user_of_jid(jid, group)
             role, affiliation = item.get("role"), item.get("affiliation")
             if role == "none" and target is not None:
-                realm.kick(group, target, by, reason[: self.limits.kicklen])
+                realm.kick(group, target, by, reason)
             elif role == "moderator" and target is not None:
                 realm.change_settings(group, [("op", True, target)], by)
             elif role == "participant" and target is not None:

@@ -38,6 +38,13 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+def one_line(text: str, limit: int = 0) -> str:
+    """XMPP text for a one-line IRC field (a reason, a topic, an away message): line ends
+    become spaces, NUL goes, and it is cut to `limit` characters (0: no limit)."""
+    text = " ".join(text.replace("\0", "").splitlines()).strip()
+    return text[:limit] if limit else text
+
+
 def is_ctcp(text: str) -> bool:
     """A CTCP request or reply other than ACTION (VERSION, PING...): for IRC clients only."""
     return text.startswith("\x01")

@@ -130,3 +130,27 @@ async def test_control_characters_never_reach_the_xml_stream(gateway_server, xmp
                     (s["body"] or "")]
     finally:
         await bob.close()
+
+
+async def test_xmpp_text_for_one_line_irc_fields_stays_one_line(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc(server, "bob", "#lines")
+    try:
+        await bob.send("MODE #lines -t")
+        await bob.expect("MODE")
+        alice = await xmpp_user("alice")
+        await join(alice, "#lines", "alice")
+        await bob.expect("JOIN")
+        subject = alice.make_message(room("#lines"), mtype="groupchat")
+        subject["subject"] = "first\nsecond\r\nthird"
+        subject.send()
+        assert (await bob.expect("TOPIC")).params == ["#lines", "first second third"]
+        await bob.send("CAP REQ away-notify")
+        await bob.expect("CAP")
+        alice.send_presence(pto=f"{room('#lines')}/alice", pshow="away", pstatus="out\nfor lunch")
+        assert (await bob.expect("AWAY")).params == ["out for lunch"]
+        alice.plugin["xep_0045"].leave_muc(room("#lines"), "alice", "bye\nnow")
+        part = await bob.expect("PART")
+        assert part.params == ["#lines", "bye now"]
+    finally:
+        await bob.close()
