@@ -357,3 +357,16 @@ async def test_xmpp_users_hear_each_other_whole(gateway_server, xmpp_user):
                     and str(s["from"]).endswith("/alice")]
     finally:
         await bob.close()
+
+
+async def test_services_answer_xmpp_users_too(gateway_server, xmpp_user):
+    server = await gateway_server()
+    alice = await xmpp_user("alice")
+    await join(alice, "#svc", "alice")
+    alice.send_message("nickserv@irc.localhost", "REGISTER alicepass1", mtype="chat")
+    reply = await alice.inbox.expect(
+        lambda s: s.name == "message" and str(s["from"]) == "nickserv@irc.localhost"
+        and "registered" in (s["body"] or ""), "NickServ's answer")
+    assert reply["type"] == "chat"
+    assert server.realm.find_user("alice").account == "alice"
+    assert (await server.realm.accounts.get("alice")) is not None
