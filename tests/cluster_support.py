@@ -34,3 +34,12 @@ async def reply_lines(c: RawClient, line: str) -> list[str]:
 async def close_all(*clients: RawClient) -> None:
     for c in clients:
         await c.close()
+
+
+async def saw_join(c: RawClient, nick: str, channel: str) -> None:
+    """Read until `nick`'s JOIN of `channel` (other JOINs may come first: another node's
+    events arrive a moment later, in any order relative to this node's own)."""
+    while True:
+        msg = await c.expect("JOIN", channel)
+        if msg.source and msg.source.split("!")[0] == nick:
+            return

@@ -562,7 +562,7 @@ class ClusterLink:
                       if self.realm.groups.get(g.folded) is g}
             if groups:
                 pipe.hset(keys.chans, mapping=groups)
-            for item in out:
+            for item in _batched(out, keys.all):
                 if item[0] == "pub":
                     pipe.publish(item[1], item[2])
                 else:  # a script: EVAL (the asyncio client's Script objects cannot join a pipeline)
@@ -607,13 +607,17 @@ class ClusterLink:
             if message is None or message.get("type") != "message":
                 continue
             try:
-                data = json.loads(message["data"])
-                node = data.get("n")
-                if node == self.node:
-                    continue
-                self._from_node(node, data)
-            except Exception:
-                log.exception("cluster: could not apply %r", message.get("data"))
+                batch = json.loads(message["data"])
+            except ValueError:
+                log.error("cluster: not JSON: %r", message.get("data"))
+                continue
+            for data in batch if isinstance(batch, list) else (batch,):
+                try:
+                    node = data.get("n")
+                    if node != self.node:
+                        self._from_node(node, data)
+                except Exception:
+                    log.exception("cluster: could not apply %r", data)
 
     def _from_node(self, node: str, data: dict[str, Any]) -> None:
         kind = data.get("t")
@@ -688,6 +692,47 @@ class ClusterLink:
     @property
     def local_clients(self) -> int:
         return len(self._locals)
+
+
+def _batched(out: list[tuple[Any, ...]], all_channel: str) -> list[tuple[Any, ...]]:
+    """The writer's queue with messages merged: one PUBLISH (a JSON list) per channel per run.
+
+    Under load a batch holds many messages for the same nodes: merged, they
+    cost one PUBLISH, and each subscriber reads one message instead of many.
+    Order still holds for every subscriber: a node hears `all_channel` and its
+    own inbox, so messages to different inboxes may be regrouped, but nothing
+    moves across a message to all nodes (or a script).
+    """
+    merged: list[tuple[Any, ...]] = []
+    inboxes: dict[str, list[bytes]] = {}  # since the last message to all: per inbox, in order
+    to_all: list[bytes] = []
+
+    def one(payloads: list[bytes]) -> bytes:
+        return payloads[0] if len(payloads) == 1 else b"[" + b",".join(payloads) + b"]"
+
+    def close_inboxes() -> None:
+        merged.extend(("pub", channel, one(payloads)) for channel, payloads in inboxes.items())
+        inboxes.clear()
+
+    def close_all() -> None:
+        if to_all:
+            merged.append(("pub", all_channel, one(to_all)))
+            to_all.clear()
+
+    for item in out:
+        if item[0] != "pub":
+            close_inboxes()
+            close_all()
+            merged.append(item)
+        elif item[1] == all_channel:
+            close_inboxes()
+            to_all.append(item[2])
+        else:
+            close_all()
+            inboxes.setdefault(item[1], []).append(item[2])
+    close_inboxes()
+    close_all()
+    return merged
 
 
 def _is_service(user: User) -> bool:

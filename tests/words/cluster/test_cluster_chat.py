@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_support import client, close_all, reply_lines
+from cluster_support import client, close_all, reply_lines, saw_join
 from support import RawClient, join
 
 
@@ -19,10 +19,10 @@ async def three_in_a_channel(start_cluster, channel: str = "#chat"):
     alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
     await join(alice, channel)
     await join(bob, channel)
-    await alice.expect("JOIN", channel)
+    await saw_join(alice, "bob", channel)
     await join(carol, channel)
-    await alice.expect("JOIN", channel)
-    await bob.expect("JOIN", channel)
+    await saw_join(alice, "carol", channel)
+    await saw_join(bob, "carol", channel)
     return (a, b, c), (alice, bob, carol)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from cluster_support import client, close_all, reply_lines
+from cluster_support import client, close_all, reply_lines, saw_join
 from support import RawClient, join
 
 HEARTBEAT = 0.5
@@ -28,10 +28,10 @@ async def test_a_killed_nodes_users_quit_everywhere_and_chat_goes_on(start_clust
     try:
         await join(alice, "#chat")
         await join(bob, "#chat")
-        await alice.expect("JOIN", "#chat")
+        await saw_join(alice, "bob", "#chat")
         await join(carol, "#chat")
-        await alice.expect("JOIN", "#chat")
-        await bob.expect("JOIN", "#chat")
+        await saw_join(alice, "carol", "#chat")
+        await saw_join(bob, "carol", "#chat")
 
         stop = asyncio.Event()
         sending = asyncio.create_task(chatter(alice, stop))
@@ -74,7 +74,7 @@ async def test_a_restarted_node_rejoins_with_the_networks_state(start_cluster):
         await alice.expect("MODE")
         await bob.send("JOIN #chat sesame")
         await bob.expect("366", "bob", "#chat")
-        await alice.expect("JOIN", "#chat")
+        await saw_join(alice, "bob", "#chat")
         b.kill()
         assert (await alice.expect("QUIT", timeout=DEAD_AFTER + 5)).to_line() == (
             ":bob!~user@127.0.0.1 QUIT :*.net *.split b lost"
@@ -102,7 +102,7 @@ async def test_a_stopped_node_says_goodbye(start_cluster):
     try:
         await join(alice, "#chat")
         await join(bob, "#chat")
-        await alice.expect("JOIN", "#chat")
+        await saw_join(alice, "bob", "#chat")
         started = time.monotonic()
         b.stop()  # SIGTERM: its clients quit as on one server, at once
         assert (await alice.expect("QUIT")).to_line() == ":bob!~user@127.0.0.1 QUIT :Server shutting down"
