@@ -36,6 +36,8 @@ log = logging.getLogger("bridge.gateway")
 
 # One XMPP message becomes at most this many IRC lines; a longer one is refused.
 MAX_LINES = 30
+# Each nick of a JID is an IRC user: one JID may not fill the network with them.
+MAX_NICKS_PER_JID = 5
 
 JOIN_REFUSALS: dict[type, tuple[str, str, str]] = {
     Banned: ("forbidden", "auth", "You are banned from this channel (+b)"),
@@ -152,6 +154,10 @@ class Muc:
         renamed = wanted != nick
         if session is None:
             session = gw.session_named(sender.bare, wanted)
+        if session is None and len(gw.sessions.get(sender.bare, ())) >= MAX_NICKS_PER_JID:
+            self.error(pres, "not-allowed", "cancel",
+                       f"You already use {MAX_NICKS_PER_JID} nicks here: join with one of them")
+            return
         if session is None:
             session = await gw.identity.sign_in(pres, sender.bare)
             if session is None:
@@ -201,7 +207,7 @@ class Muc:
                     ) -> tuple[str, str, str] | None:
         realm = self.gw.realm
         if len(user.groups) >= self.limits.max_channels_per_user:
-            return ("policy-violation", "cancel", "You have joined too many channels")
+            return ("not-allowed", "cancel", "You have joined too many channels")
         group = realm.find_group(channel)
         if group is None:
             if not realm.create_group_on_request:

@@ -92,6 +92,11 @@ def stanza_id(msgid: str, by: str) -> ET.Element:
 
 def set_error(stanza: Any, condition: str, etype: str, text: str | None = None) -> Any:
     """Turn `stanza` into an error of `condition` (RFC 6120) with a human text."""
+    from slixmpp.stanza import Error
+
+    # slixmpp silently keeps feature-not-implemented for a condition it does not know.
+    if condition not in Error.conditions:
+        raise ValueError(f"slixmpp cannot send the condition {condition!r}")
     stanza["type"] = "error"
     stanza["error"]["type"] = etype
     stanza["error"]["condition"] = condition

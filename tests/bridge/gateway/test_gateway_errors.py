@@ -212,3 +212,15 @@ async def test_a_client_going_offline_parts_its_rooms(gateway_server, xmpp_user)
         await wait_until(lambda: server.realm.find_user("alice") is None, "alice signed off")
     finally:
         await bob.close()
+
+
+async def test_one_jid_has_at_most_five_nicks(gateway_server, xmpp_user):
+    server = await gateway_server()
+    alice = await xmpp_user("alice")
+    for i in range(5):
+        await join(alice, f"#n{i}", f"alice{i}")
+    refused = await join_error(alice, "#n5", "alice5")
+    assert (refused.condition, refused.text) == (
+        "not-allowed", "You already use 5 nicks here: join with one of them")
+    await join(alice, "#n5", "alice0")  # an existing nick may join more rooms
+    assert sorted(server.realm.find_user("alice0").groups) == ["#n0", "#n5"]

@@ -81,3 +81,12 @@ def test_lines_fit_the_relayed_irc_line() -> None:
         assert len(f":alice!alice@localhost PRIVMSG #chan :{line}\r\n".encode()) <= 512
     assert "".join(lines[:-2]).replace(" ", "") == "é" * 600 + "tail"
     assert lines[-2:] == ["second line", "third"]
+
+
+def test_an_error_condition_slixmpp_would_replace_is_refused() -> None:
+    from bridge.gateway.stanzas import set_error
+
+    # RFC 6120 has policy-violation, slixmpp 1.17 does not: it would send
+    # feature-not-implemented instead, so the gateway never asks for it.
+    with pytest.raises(ValueError):
+        set_error(None, "policy-violation", "cancel")
