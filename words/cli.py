@@ -123,7 +123,7 @@ def _with_cluster(config: Config, node: str | None) -> Config:
 
 def _serve(args: argparse.Namespace) -> int:
     from words.app import build_server, serve
-    from words.cluster.link import ClusterError
+    from words.cluster import ClusterError
 
     try:
         config = _load(args)

@@ -33,6 +33,9 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
+from words.cluster import ClusterError
 from words.cluster.keys import Keys
 from words.cluster.remote import RemoteApplier, RemoteMind, remote_node
 from words.cluster.wire import MEMBER_CHANGES, dumps, encode, group_record, user_record
@@ -124,10 +127,6 @@ return removed
 """
 
 
-class ClusterError(RuntimeError):
-    """The cluster cannot be joined (Redis unreachable, the node name in use)."""
-
-
 class ClusterLink:
     """Joins `realm` to the other nodes of the network through Redis."""
 
@@ -167,7 +166,6 @@ class ClusterLink:
     async def start(self) -> None:
         """Join the network: clean up after a previous run, load the snapshot, then go live."""
         from redis.asyncio import Redis
-        from redis.exceptions import RedisError
 
         settings = self.settings
         self.redis = Redis.from_url(settings.redis)
@@ -222,7 +220,7 @@ class ClusterLink:
         try:
             await self._cleanup(self.node, force=True)
             await self.redis.delete(self.keys.alive(self.node))
-        except Exception as exc:  # Redis gone: the others will declare us dead
+        except (RedisError, OSError) as exc:  # Redis gone: the others will declare us dead
             log.warning("could not remove this node's state from Redis: %s", exc)
         if self._pubsub is not None:
             await self._pubsub.aclose()
@@ -324,7 +322,7 @@ class ClusterLink:
         if self.realm.find_user(nick) is None or not self.realm.find_user(nick).online:
             try:
                 held = await self.claim_nick(nick)
-            except Exception as exc:
+            except (RedisError, OSError) as exc:
                 log.error("nick claim for %s failed: %s", nick, exc)
                 held = False
             if conn.closing:
@@ -345,7 +343,7 @@ class ClusterLink:
         user = conn.user
         try:
             held = await self.claim_nick(nick)
-        except Exception as exc:
+        except (RedisError, OSError) as exc:
             log.error("nick claim for %s failed: %s", nick, exc)
             held = False
         if conn.closing or conn.user is not user or user is None:
@@ -385,7 +383,7 @@ class ClusterLink:
                 for name, token in tokens.items():
                     pipe.set(self.keys.chanop(name), token, nx=True, ex=CHANOP_CLAIM_SECONDS)
                 results = await pipe.execute()
-        except Exception as exc:
+        except (RedisError, OSError) as exc:
             log.error("channel claims failed: %s", exc)
             results = [False] * len(tokens)
         for (name, token), won in zip(tokens.items(), results):
@@ -534,8 +532,6 @@ class ClusterLink:
         Records go first so the hashes are never older than what was published:
         a node that reads the snapshot after subscribing misses nothing.
         """
-        from redis.exceptions import RedisError
-
         assert self.redis is not None
         keys = self.keys
         while True:
@@ -572,7 +568,7 @@ class ClusterLink:
                 self.published += len(out)
             except (RedisError, OSError) as exc:
                 log.error("cluster: %d messages not sent to Redis: %s", len(out), exc)
-            except Exception:
+            except Exception:  # a bug here must not stop every later message
                 log.exception("cluster: the writer failed on a batch of %d", len(out))
             if not self._out:
                 self._idle.set()
@@ -600,7 +596,7 @@ class ClusterLink:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except (RedisError, OSError) as exc:
                 log.error("cluster: lost the subscription: %s; retrying", exc)
                 await asyncio.sleep(self.settings.heartbeat)  # Redis is down: retry at beat pace
                 continue
@@ -616,7 +612,7 @@ class ClusterLink:
                     node = data.get("n")
                     if node != self.node:
                         self._from_node(node, data)
-                except Exception:
+                except Exception:  # one bad message must not stop the reader
                     log.exception("cluster: could not apply %r", data)
 
     def _from_node(self, node: str, data: dict[str, Any]) -> None:
@@ -644,7 +640,7 @@ class ClusterLink:
                 await self._watch()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except (RedisError, OSError) as exc:
                 log.error("cluster heartbeat failed: %s", exc)
 
     async def _beat(self) -> None:

@@ -39,9 +39,11 @@ def run_status(args: argparse.Namespace) -> int:
         settings = config.cluster or settings
     url = args.redis or settings.redis
     prefix = args.prefix or settings.prefix
+    from redis.exceptions import RedisError
+
     try:
         nodes = asyncio.run(read_nodes(url, prefix))
-    except Exception as exc:
+    except (RedisError, OSError) as exc:
         print(f"words: error: cannot read the cluster from {url}: {exc}")
         return 1
     if args.json:

@@ -30,12 +30,12 @@ class Node:
         self.proc: subprocess.Popen | None = None
 
     def launch(self) -> None:
-        log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "words", "serve", "--config", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        log.close()
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "words", "serve", "--config", str(self.config_path)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Listening means joined: a node loads the cluster's snapshot before it listens.

@@ -82,7 +82,7 @@ async def test_names_who_whois_see_users_of_every_node(start_cluster):
 
 
 async def test_nick_changes_are_seen_and_free_the_old_nick(start_cluster):
-    (a, b, c), (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    (_, _, c), (alice, bob, carol) = await three_in_a_channel(start_cluster)
     try:
         await alice.send("NICK alicia")
         assert (await alice.expect("NICK")).to_line() == ":alice!~user@127.0.0.1 NICK alicia"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_support import close_all, reply_lines, try_register
+from cluster_support import close_all, try_register
 from support import RawClient
 
 
