@@ -110,6 +110,8 @@ class XMPPSession:
         else:
             affiliation, role = gw.affiliation(group, member), gw.role(group, member)
         sender = gw.occupant_jid(group, name or member.name)
+        # Semi-anonymous rooms: moderators see who is who (an IRC user as nick@component).
+        jid = self.real_jid(member) if self.is_moderator(group) else None
         for resource in sorted(to if to is not None else room.resources):
             stanza = S.presence(gw.xmpp, sender, resource, ptype)
             if ptype is None and member.away is not None:
@@ -118,8 +120,18 @@ class XMPPSession:
             elif status:
                 stanza["status"] = strip_irc(status)
             stanza.xml.append(S.muc_user_x(affiliation, role, codes, nick=nick, actor=actor,
-                                           reason=strip_irc(reason) if reason else None))
+                                           reason=strip_irc(reason) if reason else None,
+                                           jid=jid))
             stanza.send()
+
+    def is_moderator(self, group: Group) -> bool:
+        return self.user is not None and "o" in group.members.get(self.user, "")
+
+    def real_jid(self, member: User) -> str:
+        mind = member.mind
+        if isinstance(mind, XMPPSession):
+            return mind.jid
+        return self.gateway.user_jid(member.name)
 
     def self_codes(self, member: User) -> tuple[str, ...]:
         return (S.SELF,) if member is self.user else ()
@@ -262,6 +274,9 @@ class XMPPSession:
             elif name == "moderated":  # every plain member's role changed
                 changed.extend(m for m, status in event.group.members.items()
                                if not status and m not in changed)
+        if self.user in changed and self.gateway.xmpp is not None:
+            # Our own role changed: moderators see real JIDs, so everyone is shown again.
+            changed = list(event.group.members)
         for member in changed:
             if member in room.announced or member is self.user:
                 self.occupant_presence(room, member, codes=self.self_codes(member))

@@ -48,9 +48,10 @@ def el(tag: str, attrib: dict[str, str] | None = None, text: str | None = None,
 
 def muc_user_x(affiliation: str, role: str, codes: tuple[str, ...] = (), *,
                nick: str | None = None, actor: str | None = None,
-               reason: str | None = None) -> ET.Element:
+               reason: str | None = None, jid: str | None = None) -> ET.Element:
     """`<x xmlns=muc#user><item .../><status code=.../></x>` of an occupant's presence."""
-    item = el(f"{{{MUC_USER}}}item", {"affiliation": affiliation, "role": role, "nick": nick})
+    item = el(f"{{{MUC_USER}}}item",
+              {"affiliation": affiliation, "role": role, "jid": jid, "nick": nick})
     if actor:
         item.append(el(f"{{{MUC_USER}}}actor", {"nick": actor}))
     if reason:

@@ -29,6 +29,7 @@ async def test_join_both_ways_and_messages_with_ids(gateway_server, xmpp_user):
             f"{room('#lobby')}/bob", f"{room('#lobby')}/alice"]
         assert result.occupants[0]["muc"]["role"] == "moderator"
         assert result.occupants[0]["muc"]["affiliation"] == "admin"
+        assert item_of(result.occupants[0]).get("jid") is None  # semi-anonymous
         assert result.presence["muc"]["status_codes"] == {110}
         assert subject_of(result.subject) == ""  # sent even when empty
         joined = await bob.expect("JOIN")
@@ -259,6 +260,10 @@ async def test_moderation_from_xmpp_is_irc_modes_and_bans(gateway_server, xmpp_u
     muc = alice.plugin["xep_0045"]
     try:
         await irc_join(dave, "#mods")
+        # A moderator sees who is who: an IRC user as nick@component.
+        shown = await alice.inbox.expect(
+            lambda s: s.name == "presence" and str(s["from"]).endswith("/dave"), "dave")
+        assert item_of(shown).get("jid") == "dave@irc.localhost"
         await muc.set_role(room("#mods"), "dave", "moderator")
         mode = await dave.expect("MODE")
         assert mode.source.startswith("alice!") and mode.params == ["#mods", "+o", "dave"]
