@@ -288,6 +288,9 @@ class Muc:
         try:
             if channel is not None and mtype == "groupchat" and not to.resource:
                 self._groupchat(msg, channel)
+            elif channel is not None and not to.resource and find(
+                    msg, f"{{{S.MUC_USER}}}x/{{{S.MUC_USER}}}invite") is not None:
+                self._invite(msg, channel)
             elif channel is not None and to.resource:
                 self._private(msg, to.resource, channel)
             elif channel is None and to.node:
@@ -374,6 +377,29 @@ class Muc:
                        "You are sending too fast for IRC; wait a moment")
             return False
         return True
+
+    def _invite(self, msg: Any, channel: str) -> None:
+        """A mediated invitation (XEP-0045 7.8.2) to `nick@component`: an IRC INVITE."""
+        occupant = self._occupant(msg, channel)
+        if occupant is None:
+            self.error(msg, "not-acceptable", "cancel", f"You are not in {channel}")
+            return
+        session, room = occupant
+        group, user = room.group, session.user
+        for invite in msg.xml.iterfind(f"{{{S.MUC_USER}}}x/{{{S.MUC_USER}}}invite"):
+            target = self._user_of_jid(invite.get("to") or "", None)
+            if target is None or not target.online:
+                self.error(msg, "item-not-found", "cancel",
+                           f"No such user here: {invite.get('to')} (invite nick@{self.gw.domain})")
+                return
+            if target in group.members:
+                self.error(msg, "conflict", "cancel", f"{target.name} is already in {group.name}")
+                return
+            if group.settings.invite_only and "o" not in group.members.get(user, ""):
+                self.error(msg, "forbidden", "auth",
+                           "Only channel operators may invite to an invite-only channel (+i)")
+                return
+            self.gw.realm.invite(group, target, user)
 
     def _set_topic(self, msg: Any, user: User, group: Group, topic: str) -> None:
         if group.settings.topic_locked and "o" not in group.members.get(user, ""):
@@ -476,15 +502,16 @@ class Muc:
                 return
         iq.reply().send()
 
-    def _user_of_jid(self, jid: str, group: Group) -> User | None:
-        """The member a JID names: `nick@component` for an IRC user, else an XMPP user's JID."""
+    def _user_of_jid(self, jid: str, group: Group | None) -> User | None:
+        """The user a JID names (a member of `group`, if given): `nick@component` for any
+        user, else an XMPP user's own JID."""
         bare = jid.split("/", 1)[0].lower()
         local, _, domain = bare.rpartition("@")
         if domain == self.gw.domain:
             user = self.gw.realm.find_user(unescape_node(local))
-            return user if user in group.members else None
+            return user if group is None or user in group.members else None
         for session in self.gw.sessions.get(bare, ()):
-            if session.user in group.members:
+            if group is None or session.user in group.members:
                 return session.user
         return None
 

@@ -375,3 +375,19 @@ async def test_services_answer_xmpp_users_too(gateway_server, xmpp_user):
     assert reply["type"] == "chat"
     assert server.realm.find_user("alice").account == "alice"
     assert (await server.realm.accounts.get("alice")) is not None
+
+
+async def test_an_xmpp_invitation_is_an_irc_invite(gateway_server, xmpp_user):
+    server = await gateway_server()
+    alice = await xmpp_user("alice")
+    await join(alice, "#club", "alice")  # first in: operator
+    bob = await irc_client(server, "bob")
+    try:
+        alice.plugin["xep_0045"].invite(room("#club"), "bob@irc.localhost", reason="come")
+        invite = await bob.expect("INVITE")
+        assert invite.source.startswith("alice!") and invite.params == ["bob", "#club"]
+        alice.plugin["xep_0045"].invite(room("#club"), "nobody@irc.localhost")
+        error = await alice.inbox.error("item-not-found")
+        assert error["error"]["text"].startswith("No such user here: nobody@irc.localhost")
+    finally:
+        await bob.close()
