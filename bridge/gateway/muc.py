@@ -456,9 +456,8 @@ class Muc:
         return occupant
 
     def on_admin(self, iq: Any) -> None:
-        if iq["type"] != "set":
-            self.error(iq, "feature-not-implemented", "cancel",
-                       "Lists are kept on IRC: use /mode #channel +b there")
+        if iq["type"] == "get":
+            self._admin_list(iq)
             return
         occupant = self._moderator(iq)
         if occupant is None:
@@ -515,6 +514,26 @@ class Muc:
                 return session.user
         return None
 
+    def _admin_list(self, iq: Any) -> None:
+        """The outcast list: the channel's bans that are JIDs (`*!local@domain`, `*!*@domain`)."""
+        occupant = self._moderator(iq)
+        if occupant is None:
+            return
+        query = find(iq, f"{{{S.MUC_ADMIN}}}query")
+        wanted = {item.get("affiliation") for item in query.findall(f"{{{S.MUC_ADMIN}}}item")}
+        if wanted != {"outcast"}:
+            self.error(iq, "feature-not-implemented", "cancel",
+                       "Only the outcast list is kept here; operators and voices are IRC modes")
+            return
+        items = []
+        for entry in occupant[1].group.settings.bans.values():
+            jid = _mask_jid(entry.mask)
+            if jid is not None:
+                items.append(S.el(f"{{{S.MUC_ADMIN}}}item", {"affiliation": "outcast", "jid": jid}))
+        reply = iq.reply()
+        reply.xml.append(S.el(f"{{{S.MUC_ADMIN}}}query", children=items))
+        reply.send()
+
     def _mask(self, target: User | None, jid: str | None) -> str | None:
         """The ban mask for an occupant (its JID's user@domain for XMPP users) or a JID."""
         if target is not None:
@@ -559,3 +578,13 @@ class Muc:
             self.gw.realm.change_settings(group, [change], _session.user)
         iq.reply().send()
 
+
+def _mask_jid(mask: str) -> str | None:
+    """The JID a ban mask stands for, if it is one a MUC client can show."""
+    nick, _, userhost = mask.partition("!")
+    user, _, host = userhost.partition("@")
+    if nick != "*" or not host or any(c in host for c in "*?"):
+        return None
+    if user == "*":
+        return host
+    return None if any(c in user for c in "*?") else f"{user}@{host}"

@@ -391,3 +391,20 @@ async def test_an_xmpp_invitation_is_an_irc_invite(gateway_server, xmpp_user):
         assert error["error"]["text"].startswith("No such user here: nobody@irc.localhost")
     finally:
         await bob.close()
+
+
+async def test_the_outcast_list_shows_the_bans_that_are_jids(gateway_server, xmpp_user):
+    server = await gateway_server()
+    alice = await xmpp_user("alice")
+    await join(alice, "#bans", "alice")  # first in: operator
+    muc = alice.plugin["xep_0045"]
+    await muc.set_affiliation(room("#bans"), "outcast", jid="eve@evil.example")
+    group = server.realm.find_group("#bans")
+    assert [e.mask for e in group.settings.bans.values()] == ["*!eve@evil.example"]
+    server.realm.change_settings(group, [("ban", True, "*!*@spam.example"),
+                                         ("ban", True, "troll!*@*")])  # not a JID: not listed
+    outcasts = await muc.get_affiliation_list(room("#bans"), "outcast", timeout=10)
+    assert sorted(str(j) for j in outcasts) == ["eve@evil.example", "spam.example"]
+    await muc.set_affiliation(room("#bans"), "none", jid="eve@evil.example")
+    assert [str(j) for j in await muc.get_affiliation_list(
+        room("#bans"), "outcast", timeout=10)] == ["spam.example"]
