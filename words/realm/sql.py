@@ -48,7 +48,7 @@ log = logging.getLogger("words.store")
 
 _MASK_KINDS = {"bans": "ban", "exceptions": "exception", "invex": "invex"}
 # Seconds close() waits for the write-behind when the database is away.
-_CLOSE_WAIT = 10.0
+_CLOSE_WAIT = 5.0
 
 
 class SQLWordsRealm(WordsRealm):
