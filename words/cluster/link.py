@@ -656,9 +656,43 @@ class ClusterLink:
             pipe.hset(keys.nodes, self.node, json.dumps(info))
             previous, _ = await pipe.execute()
         if self.running and previous is None:
-            # Our heartbeat had expired: the others declared this node dead.
+            # Our heartbeat had expired (cut off from Redis, or stopped): the others
+            # declared this node dead, quit its users and dropped its claims.
             log.error("node %s was declared dead by the others (no heartbeat for %.0f s); "
-                      "its users are gone for them", self.node, self.settings.dead_after)
+                      "rejoining", self.node, self.settings.dead_after)
+            await self._rejoin()
+
+    async def _rejoin(self) -> None:
+        """After being declared dead while running: the others' state, then ours, again.
+
+        What this node holds of the others may be stale (it missed their events),
+        so their users quit here and come back from the snapshot; this node's
+        users claim their nicks again (one taken meanwhile is disconnected) and
+        are announced again with their channels.
+        """
+        split = f"*.net *.split {self.node} lost"
+        for node in list(self.applier.minds):
+            self.applier.quit_node(node, split)
+        for user in list(self._locals):
+            if not await self.claim_nick(user.name) and user.online:
+                close = getattr(user.mind, "close", None)
+                if callable(close):
+                    close("Nick collision: the nick was taken on another node during a split")
+        self._dead.clear()
+        await self._load_snapshot()
+        self._publish_all({"t": "hello", "boot": self.boot})
+        groups: set[Group] = set()
+        for user in list(self._locals):
+            if not user.online:
+                continue
+            self._queue(("pub", self.keys.all, encode(SignedOn(user=user), self.node)))
+            for group in user.groups.values():
+                groups.add(group)
+                self._queue(("pub", self.keys.all, encode(Joined(group=group, user=user), self.node)))
+            self._dirty_users.add(user)
+        self._dirty_groups.update(g for g in groups if g.founder is None)
+        self._wake.set()
+        log.info("node %s rejoined: %d users announced again", self.node, len(self._locals))
 
     async def _watch(self) -> None:
         """Declare dead every node whose heartbeat key expired."""

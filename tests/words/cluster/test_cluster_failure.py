@@ -112,3 +112,43 @@ async def test_a_stopped_node_says_goodbye(start_cluster):
         await bob2.close()
     finally:
         await close_all(alice, bob)
+
+
+async def test_a_node_declared_dead_while_running_rejoins(start_cluster):
+    """SIGSTOP past dead_after: the others quit its users; on SIGCONT it notices and rejoins."""
+    import signal
+
+    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+    alice, bob = await client(a, "alice"), await client(b, "bob")
+    try:
+        await join(alice, "#chat")
+        await join(bob, "#chat")
+        await saw_join(alice, "bob", "#chat")
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            msg = await alice.expect("QUIT", timeout=DEAD_AFTER + 5)
+            assert msg.to_line() == ":bob!~user@127.0.0.1 QUIT :*.net *.split b lost"
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        # b finds its heartbeat expired: alice leaves and comes back for bob (b's view of
+        # the others may be stale), and bob comes back for alice, nick and channel intact.
+        msg = await bob.expect("QUIT", timeout=DEAD_AFTER + 5)
+        assert msg.to_line() == ":alice!~user@127.0.0.1 QUIT :*.net *.split b lost"
+        await saw_join(bob, "alice", "#chat")
+        await saw_join(alice, "bob", "#chat")
+        await alice.send("PRIVMSG #chat :you are back")
+        msg = await bob.expect("PRIVMSG", "#chat")
+        assert msg.to_line() == ":alice!~user@127.0.0.1 PRIVMSG #chat :you are back"
+        await bob.send("PRIVMSG #chat :so I am")
+        msg = await alice.expect("PRIVMSG", "#chat")
+        assert msg.to_line() == ":bob!~user@127.0.0.1 PRIVMSG #chat :so I am"
+        # bob's nick is claimed again: nobody on a can take it.
+        late = await RawClient.connect(a.port)
+        try:
+            await late.send("NICK bob")
+            await late.send("USER u 0 * :late")
+            assert (await late.expect("433")).to_line() == ":irc.test 433 * bob :Nickname is already in use"
+        finally:
+            await late.close()
+    finally:
+        await close_all(alice, bob)
