@@ -295,3 +295,39 @@ async def test_postgresql_stopped_and_started(tmp_path, words_process, own_postg
             assert (await client.expect("332")).params[2] == "topic of the outage"
         finally:
             await client.close()
+
+
+async def test_sigterm_while_the_database_is_away_exits_quickly(tmp_path, words_process):
+    db = tmp_path / "words.db"
+    config = tmp_path / "words.yaml"
+    config.write_text(textwrap.dedent(f"""
+        server: {{name: irc.test}}
+        realm: {{database: 'sqlite:///{db}'}}
+        hashing: {{ln: 4}}
+        limits: {{flood_burst: 100000, flood_rate: 100000}}
+        services: {{enforce_nicks: false}}
+    """))
+    port = free_port()
+    proc = words_process("--config", str(config), port=port)
+    alice = await registered(port, "alice")
+    try:
+        assert (await account_register(alice, "alice-password")).endswith("Account created")
+        await join(alice, "#room")
+        await tell(alice, "REGISTER #room", "ChanServ")
+        await service_notice(alice, "is now registered", "ChanServ")
+        with unwritable(db):
+            await alice.send("TOPIC #room :never stored")
+            await alice.expect("TOPIC")
+            await alice.send("PING :sync")  # the topic change is queued by now
+            await alice.expect("PONG")
+            started = asyncio.get_running_loop().time()
+            proc.send_signal(signal.SIGTERM)
+            error = await alice.expect("ERROR", timeout=10)
+            assert error.params == ["Closing Link: 127.0.0.1 (Server shutting down)"]
+            _, stderr = await asyncio.to_thread(proc.communicate, timeout=20)
+            took = asyncio.get_running_loop().time() - started
+        assert proc.returncode == 0
+        assert took < 9, f"SIGTERM took {took:.1f} s with the database away"
+        assert "closing with 1 changes not stored: the database is unavailable" in stderr
+    finally:
+        await alice.close()
