@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from support import (
     RawClient,
-    fresh_postgres_database,
     free_port,
+    fresh_postgres_database,
     join,
     service_notice,
     start_postgres,
@@ -45,7 +45,7 @@ def unwritable(db: Path) -> Iterator[None]:
     made: list[Path] = []
     try:
         for path in files:
-            if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            if subprocess.run(["chattr", "+i", str(path)], check=False, capture_output=True).returncode != 0:
                 if os.geteuid() == 0:
                     pytest.skip("chattr +i does not work here, and root ignores chmod")
                 path.chmod(0o444)
@@ -53,7 +53,7 @@ def unwritable(db: Path) -> Iterator[None]:
         yield
     finally:
         for path in made:
-            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+            subprocess.run(["chattr", "-i", str(path)], check=False, capture_output=True)
             path.chmod(0o644)
 
 
