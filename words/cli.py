@@ -188,6 +188,9 @@ def _print_summary(config: Config, server) -> None:
     metrics = getattr(server, "metrics", None)
     if metrics is not None and metrics.bound is not None:
         table.add_row("metrics", f"http://{metrics.bound[0]}:{metrics.bound[1]}/metrics")
+    cluster = getattr(server, "cluster", None)
+    if cluster is not None:
+        table.add_row("cluster", f"node {cluster.node} on {config.cluster.redis} (prefix {cluster.keys.prefix})")
     table.add_row("config", config.source)
     console.print(table)
     sys.stdout.flush()

@@ -17,7 +17,7 @@ def status(node) -> list[dict]:
     return json.loads(result.stdout)
 
 
-async def test_cluster_status_shows_nodes_clients_and_lag(start_cluster):
+async def test_cluster_status_shows_nodes_clients_and_lag(start_cluster, cluster_settings):
     a, b = start_cluster("a", "b")
     alice, bob, bert = await client(a, "alice"), await client(b, "bob"), await client(b, "bert")
     try:
@@ -34,6 +34,8 @@ async def test_cluster_status_shows_nodes_clients_and_lag(start_cluster):
         table = run_words("cluster", "status", "--config", str(a.config_path))
         assert table.returncode == 0
         assert "alive" in table.stdout and "2 of 2 nodes alive, 3 clients" in table.stdout
+        # The start-up summary says which node this is and where its Redis is.
+        assert f"node a on {cluster_settings['redis']} (prefix {cluster_settings['prefix']})" in a.log()
     finally:
         await close_all(alice, bob, bert)
 
