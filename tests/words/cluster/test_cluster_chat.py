@@ -171,3 +171,40 @@ async def test_topic_and_quit_reach_every_node(start_cluster):
         ]
     finally:
         await close_all(alice, bob, carol)
+
+
+async def test_invite_away_and_kill_across_nodes(start_cluster):
+    from words.cred import DEFAULT_HASHER
+
+    opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
+    a, b = start_cluster("a", "b", opers=opers)
+    alice, bob = await client(a, "alice"), await client(b, "bob")
+    try:
+        await join(alice, "#club")
+        await alice.send("MODE #club +i")
+        await alice.expect("MODE")
+        # An invitation from node a lets bob on node b past +i.
+        await alice.send("INVITE bob #club")
+        assert (await alice.expect("341")).to_line() == ":irc.test 341 alice bob #club"
+        assert (await bob.expect("INVITE")).to_line() == ":alice!~user@127.0.0.1 INVITE bob #club"
+        await bob.send("JOIN #club")
+        assert (await bob.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #club"
+        await saw_join(alice, "bob", "#club")
+        # AWAY set on node b shows in WHOIS on node a.
+        await bob.send("AWAY :lunch")
+        await bob.expect("306")
+        while True:  # the AWAY reaches node a a moment later
+            lines = await reply_lines(alice, "WHOIS bob")
+            if ":irc.test 301 alice bob lunch" in lines:
+                break
+        # An oper on node a KILLs bob on node b: bob's own node closes his connection.
+        await alice.send("OPER root rootpw")
+        await alice.expect("381")
+        await alice.send("KILL bob :enough")
+        quit_line = await alice.expect("QUIT")
+        assert quit_line.to_line() == ":bob!~user@127.0.0.1 QUIT :Killed (alice (enough))"
+        error = await bob.expect("ERROR")
+        assert error.params[0] == "Closing Link: 127.0.0.1 (Killed (alice (enough)))"
+        assert await bob.closed()
+    finally:
+        await close_all(alice, bob)
