@@ -288,16 +288,20 @@ class IRCConnection(asyncio.Protocol):
         """Run `coro` as a task; lines that arrive meanwhile are served after it, in order.
 
         A client that pipelines (OPER then WALLOPS) sees its commands answered
-        as if it had waited for each reply. A labelled command (labeled-response)
-        gets its label on what it answers when done.
+        as if it had waited for each reply.
         """
+        self._holds += 1
+        self.answer_later(coro).add_done_callback(self._release_input)
+
+    def answer_later(self, coro) -> asyncio.Task:
+        """Run `coro`, the answer of the command being handled, as a task. A labelled
+        command (labeled-response) gets its label on what the task sends when done."""
         label = self.take_label()
         if label is not None:
             coro = self._answer_labeled(coro, label)
-        self._holds += 1
         task = asyncio.get_running_loop().create_task(coro)
         self.server.track(task)
-        task.add_done_callback(self._release_input)
+        return task
 
     async def _answer_labeled(self, coro, label: str) -> None:
         lines: list[bytes] = []

@@ -544,3 +544,23 @@ async def test_an_exchange_that_stalls_times_out(start_server):
     failed = await client.expect("904")
     assert failed.params[-1] == "SASL authentication timed out"
     await client.close()
+
+
+async def test_a_labeled_exchange_gets_its_labels_on_the_late_answers(start_server, open_client):
+    # labeled-response: the steps are checked off the loop, their answers come later.
+    server = await start_server()
+    await add_account(server, "alice", "sekrit")
+    client = await open_client(server, "ally", req=False)
+    await client.send("CAP REQ :sasl batch labeled-response")
+    await client.expect("CAP", "ally", "ACK", "sasl batch labeled-response")
+    await client.send("@label=a1 AUTHENTICATE PLAIN")
+    assert (await client.read_message()).to_line() == "@label=a1 AUTHENTICATE +"
+    await client.send(f"@label=a2 AUTHENTICATE {plain('alice', 'sekrit')}")
+    lines = [(await client.read_message()).to_line() for _ in range(4)]
+    ref = lines[0].split("BATCH +", 1)[1].split()[0]
+    assert lines == [
+        f"@label=a2 :irc.test BATCH +{ref} labeled-response",
+        f"@batch={ref} :irc.test 900 ally ally!~ally@127.0.0.1 alice :You are now logged in as alice",
+        f"@batch={ref} :irc.test 903 ally :SASL authentication successful",
+        f":irc.test BATCH -{ref}",
+    ]

@@ -115,8 +115,7 @@ def _chunk(conn: IRCConnection, session: SaslSession, arg: str) -> None:
         _fail(conn, N.ERR_SASLFAIL, "SASL authentication failed: bad base64")
         return
     session.busy = True
-    task = asyncio.get_running_loop().create_task(_step(conn, session, message))
-    conn.server.track(task)
+    conn.answer_later(_step(conn, session, message))
 
 
 async def _step(conn: IRCConnection, session: SaslSession, message: bytes) -> None:
