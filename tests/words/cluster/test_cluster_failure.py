@@ -152,3 +152,56 @@ async def test_a_node_declared_dead_while_running_rejoins(start_cluster):
             await late.close()
     finally:
         await close_all(alice, bob)
+
+
+async def test_accounts_and_registered_channels_are_shared_and_outlive_every_node(start_cluster):
+    """What lasts is in PostgreSQL: made on one node, used on another, there after all restart."""
+    from support import service_notice, tell
+
+    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+    alice = await client(a, "alice")
+    try:
+        await tell(alice, "REGISTER alice-password", "NickServ")
+        await service_notice(alice, "alice is now registered", "NickServ")
+        await join(alice, "#lasting")
+        await alice.send("TOPIC #lasting :kept in PostgreSQL")
+        await alice.expect("TOPIC")
+        await tell(alice, "REGISTER #lasting", "ChanServ")
+        await service_notice(alice, "#lasting is now registered to alice", "ChanServ")
+        await alice.close()
+        # Node b: the account logs in there (PASS), and its founder gets op on join.
+        alice = await register_when_free(b.port, "alice", "alice:alice-password")
+        await alice.send("JOIN #lasting")
+        assert (await alice.expect("332")).to_line() == ":irc.test 332 alice #lasting :kept in PostgreSQL"
+        names = await alice.expect("353")
+        assert names.params[3] == "@alice"
+        await alice.close()
+        # Every node stops; a fresh cluster on the same database and Redis has it all.
+        a.stop()
+        b.stop()
+        a.start()
+        alice = await register_when_free(a.port, "alice", "alice:alice-password")
+        await alice.send("JOIN #lasting")
+        assert (await alice.expect("332")).to_line() == ":irc.test 332 alice #lasting :kept in PostgreSQL"
+        assert (await alice.expect("353")).params[3] == "@alice"
+    finally:
+        await alice.close()
+
+
+async def register_when_free(port: int, nick: str, password: str, timeout: float = 10) -> RawClient:
+    """Register `nick`, again after each 433 until the node has heard that its last user left."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        c = await RawClient.connect(port)
+        await c.send(f"PASS {password}")
+        c.nick = nick
+        await c.send(f"NICK {nick}")
+        await c.send("USER u 0 * :x")
+        msg = await c.read_message()
+        while msg is not None and msg.command not in ("001", "433"):
+            msg = await c.read_message()
+        if msg is not None and msg.command == "001":
+            await c.expect("376")
+            return c
+        await c.close()
+        assert asyncio.get_running_loop().time() < deadline, f"{nick} still in use after {timeout}s"
