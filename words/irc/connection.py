@@ -50,7 +50,7 @@ from words.realm.events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from words.config import Oper
     from words.irc.codec import Message
@@ -108,7 +108,8 @@ class IRCConnection(asyncio.Protocol):
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_admission", "_discarding", "_abort_handle",
-        "caps", "cap_version", "sasl", "render_key", "_batches", "label",
+        "caps", "cap_version", "sasl", "render_key", "render_variant", "_batches", "label",
+        "_multiline",
     )
 
     def __init__(self, server: IRCServer) -> None:
@@ -141,7 +142,13 @@ class IRCConnection(asyncio.Protocol):
         self.oper: Oper | None = None  # set by a successful OPER
         self.caps: set[str] = set()  # IRCv3 capabilities this client enabled
         self.cap_version = 301
-        self.render_key: tuple = ("irc", None)  # see caps_changed
+        # Which bytes of a shared event this client takes (see caps_changed): the key of
+        # event.rendered (a str: its hash is cached, it is looked up once per delivery).
+        self.render_key = "irc"
+        self.render_variant: tuple[bool, ...] | None = None
+        # Whether `out` may hold an entry of several lines (from write()): the flush then
+        # counts them; a message's fan-out appends single lines only (receive_all).
+        self._multiline = False
         self._batches = 0  # batch references made for this client
         # The label of the command being handled (labeled-response), until a
         # handler that answers later takes it (take_label).
@@ -443,6 +450,7 @@ class IRCConnection(asyncio.Protocol):
         if not self.out:
             self.server.schedule_flush(self)
         self.out.append(data)
+        self._multiline = True
 
     def take_label(self) -> str | None:
         """For a handler that answers later (a database read): the label of the command
@@ -522,7 +530,11 @@ class IRCConnection(asyncio.Protocol):
         out, server = self.out, self.server
         data = b"".join(out)
         server.deliveries += len(out)
-        server.lines_out += data.count(b"\n")
+        if self._multiline:
+            server.lines_out += data.count(b"\n")
+            self._multiline = False
+        else:
+            server.lines_out += len(out)  # single lines only: no need to scan the bytes
         server.bytes_out += len(data)
         out.clear()
         return data
@@ -648,10 +660,15 @@ class IRCConnection(asyncio.Protocol):
     # -- the realm's mind (ChatClient) --------------------------------------------
 
     def receive(self, event: Said) -> None:
-        # The hot path of a channel message: one dict lookup per recipient.
+        # The hot path of a channel message: once the first recipient of this variant
+        # rendered it, one dict lookup and write() inlined (a call less per recipient).
         data = event.rendered.get(self.render_key)
         if data is not None:
-            self.write(data)
+            if not self.closing:
+                out = self.out
+                if not out:
+                    self.server.schedule_flush(self)
+                out.append(data)
             return
         name = event.target.name
         if event.to_status:
@@ -666,6 +683,28 @@ class IRCConnection(asyncio.Protocol):
             text = f"\x01ACTION {text}\x01" if text else "\x01ACTION\x01"
         command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
         self._emit(event, event.sender, command, name, text)
+
+    @staticmethod
+    def receive_all(conns: Iterable[IRCConnection], event: Said) -> None:
+        """receive() for each of `conns`, in one call: a channel message's fan-out.
+
+        The realm hands each run of IRC connections among an event's recipients
+        over at once (WordsRealm._tell). Past the first recipient of each variant,
+        which renders the line, a recipient costs a dict lookup and an append.
+        """
+        get = event.rendered.get
+        for conn in conns:
+            try:
+                data = get(conn.render_key)
+                if data is None:
+                    conn.receive(event)
+                elif not conn.closing:
+                    out = conn.out
+                    if not out:
+                        conn.server.schedule_flush(conn)
+                    out.append(data)
+            except Exception:  # one connection's failure must not stop the others'
+                log.exception("%r failed on a message", conn)
 
     def user_joined(self, event: Joined) -> None:
         user = event.user
@@ -812,10 +851,10 @@ class IRCConnection(asyncio.Protocol):
 
     def _render(
         self, event: Event, source: User | str | None, lines: list[tuple[str, ...]],
-        key: tuple | None = None,
+        key: object | None = None,
     ) -> bytes:
         """Format `lines` for this client's variant and keep them on the event under `key`."""
-        variant = self.render_key[1]
+        variant = self.render_variant
         if key is None:
             key = self.render_key
         if source is None:
@@ -839,7 +878,12 @@ class IRCConnection(asyncio.Protocol):
         """
         caps = self.caps
         variant = tuple(cap in caps for cap in VARIANT_CAPS)
-        self.render_key = ("irc", variant if any(variant) else None)
+        if any(variant):
+            self.render_variant = variant
+            self.render_key = "irc:" + "".join("1" if on else "0" for on in variant)
+        else:
+            self.render_variant = None
+            self.render_key = "irc"
 
     # -- helpers for handlers ---------------------------------------------------------
 

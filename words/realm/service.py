@@ -16,6 +16,9 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
+from itertools import groupby
+from types import FunctionType
 from typing import Any
 
 from words.casemap import get_casefold
@@ -77,6 +80,51 @@ log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], object]
 
+def _tell_none(minds: Iterable[Any], event: Event) -> None:
+    """For a mind class without the event's method: a mind may not know every event
+    (a service ignores AWAY)."""
+
+
+def _tell_each(handler: Callable[[Any, Event], object], minds: Iterable[Any], event: Event) -> None:
+    for mind in minds:
+        try:
+            handler(mind, event)
+        except Exception:  # one broken front end must not stop delivery
+            log.exception("mind %r failed on %s", mind, type(event).__name__)
+
+
+def _ask_each(method: str, minds: Iterable[Any], event: Event) -> None:
+    for mind in minds:
+        try:
+            handler = getattr(mind, method, None)
+            if handler is not None:
+                handler(event)
+        except Exception:  # one broken front end must not stop delivery
+            log.exception("mind %r failed on %s", mind, type(event).__name__)
+
+
+def _teller(cls: type, method: str) -> Callable[[Iterable[Any], Event], object]:
+    """How to tell minds of class `cls` an event with mind method `method`.
+
+    Looked up once per class (see WordsRealm._tell). A class whose instances all
+    answer getattr(mind, method) alike (no instance __dict__, no custom attribute
+    lookup) is resolved here: its `<method>_all(minds, event)` static method if it
+    has one (the IRC connection's channel-message fan-out), else its plain
+    `method`, called per mind, else nothing. Any other class is asked per mind.
+    """
+    if (cls.__getattribute__ is not object.__getattribute__ or cls.__dictoffset__
+            or hasattr(cls, "__getattr__")):
+        return partial(_ask_each, method)
+    batch = getattr(cls, f"{method}_all", None)
+    if isinstance(batch, FunctionType):
+        return batch
+    handler = getattr(cls, method, None)
+    if handler is None:
+        return _tell_none
+    if isinstance(handler, FunctionType):
+        return partial(_tell_each, handler)
+    return partial(_ask_each, method)
+
 
 class ChatAvatar:
     """What a Portal login yields from a words realm: an identity, not yet a user.
@@ -132,6 +180,8 @@ class WordsRealm:
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self._subscribers: list[Subscriber] = []
+        # How to tell minds of each class an event (see _tell): {method: {class: teller}}.
+        self._tellers: dict[str, dict[type, Callable[[Iterable[Any], Event], object]]] = {}
         # What was said and done, kept by enable_history (None: no history).
         self.history: History | None = None
         # Events an applier implies (an emptied group goes away), applied
@@ -169,14 +219,7 @@ class WordsRealm:
         minds = self._appliers[type(event)](event)
         method = event.mind_method
         if method is not None:
-            for mind in minds:
-                try:
-                    # A mind may not know every event (a service ignores AWAY).
-                    handler = getattr(mind, method, None)
-                    if handler is not None:
-                        handler(event)
-                except Exception:  # one broken front end must not stop delivery
-                    log.exception("mind %r failed on %s", mind, type(event).__name__)
+            self._tell(minds, method, event)
         for subscriber in self._subscribers:
             try:
                 subscriber(event)
@@ -186,6 +229,26 @@ class WordsRealm:
             follow_ups, self._follow_ups = self._follow_ups, []
             for follow_up in follow_ups:
                 self.apply(follow_up)
+
+    def _tell(self, minds: Iterable[ChatClient], method: str, event: Event) -> None:
+        """Call `mind.<method>(event)` for each of `minds` that has the method, in order.
+
+        The hot path of a channel message (once per recipient), so the method is
+        looked up once per mind class, not per mind, and each run of minds of one
+        class is handed over at once: a class may define `<method>_all(minds, event)`
+        to take the whole run in one call (it must then isolate failures per mind).
+        """
+        tellers = self._tellers.get(method)
+        if tellers is None:
+            tellers = self._tellers[method] = {}
+        for cls, run in groupby(minds, type):
+            tell = tellers.get(cls)
+            if tell is None:
+                tell = tellers[cls] = _teller(cls, method)
+            try:
+                tell(run, event)
+            except Exception:  # one broken front end must not stop delivery
+                log.exception("minds of %s failed on %s", cls.__name__, type(event).__name__)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber(event)` after every event; returns an unsubscribe function."""
@@ -675,7 +738,8 @@ class WordsRealm:
                     m.mind for m, status in target.members.items()
                     if m is not sender and m.mind is not None and allowed.intersection(status)
                 ]
-            return [m.mind for m in target.members if m is not sender and m.mind is not None]
+            # A member without a mind (None) is skipped by _tell: None has no method.
+            return [m.mind for m in target.members if m is not sender]
         return (target.mind,) if target.mind is not None else ()
 
     def _apply_meta_changed(self, event: MetaChanged) -> Iterable[ChatClient]:
