@@ -104,7 +104,8 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
     if sub == "LS":
         if conn.user is None:
             conn.cap_negotiating = True
-        version = int(args[0]) if args and args[0].isdigit() else 301
+        # ASCII digits only: str.isdigit() is true for '¹302', which int() refuses.
+        version = int(args[0]) if args and args[0].isascii() and args[0].isdigit() else 301
         conn.cap_version = max(conn.cap_version, version)
         if conn.cap_version >= 302:
             conn.caps.add("cap-notify")  # implied by CAP LS 302
