@@ -47,9 +47,9 @@ class ISupport:
                 self.chanmodes = (parts[0], parts[1], parts[2], parts[3])
             elif key == "CHANTYPES":
                 self.chantypes = value
-            elif key == "NICKLEN" and value.isdigit():
+            elif key == "NICKLEN" and value.isdecimal():
                 self.nicklen = int(value)
-            elif key == "LINELEN" and value.isdigit():
+            elif key == "LINELEN" and value.isdecimal():
                 self.linelen = max(512, int(value))
             elif key == "NETWORK":
                 self.network = value

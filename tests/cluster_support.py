@@ -43,3 +43,17 @@ async def saw_join(c: RawClient, nick: str, channel: str) -> None:
         msg = await c.expect("JOIN", channel)
         if msg.source and msg.source.split("!")[0] == nick:
             return
+
+
+async def all_members(c: RawClient, channel: str, count: int, timeout: float = 10.0) -> list[str]:
+    """NAMES `channel` until it lists `count` members (joins reach a node a moment later)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await c.send(f"NAMES {channel}")
+        replies = [m for m in await c.until_pong() if m.command == "353" and m.params[2] == channel]
+        members = sorted(replies[0].params[3].split()) if replies else []
+        if len(members) == count:
+            return members
+        assert asyncio.get_running_loop().time() < deadline, f"{channel}: {members}, not {count}"

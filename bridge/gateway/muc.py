@@ -223,7 +223,7 @@ class Muc:
     async def _after_join(self, room: Room, resource: str, history: Any) -> None:
         """Recent history (with <delay>), then the subject, to one client."""
         limit = self.gw.xmpp_config.history
-        if history is not None and history.get("maxstanzas", "").isdigit():
+        if history is not None and history.get("maxstanzas", "").isdecimal():
             limit = min(limit, int(history.get("maxstanzas")))
         if limit > 0:
             await self.send_history(room, resource, limit)

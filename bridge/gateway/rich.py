@@ -28,7 +28,7 @@ def _strip_fallback(msg: Any, body: str) -> str:
         if fallback.get("for") != S.REPLY:
             continue
         part = fallback.find(f"{{{S.FALLBACK}}}body")
-        if part is not None and part.get("start", "").isdigit() and part.get("end", "").isdigit():
+        if part is not None and part.get("start", "").isdecimal() and part.get("end", "").isdecimal():
             start, end = int(part.get("start")), int(part.get("end"))
             return (body[:start] + body[end:]).strip()
     return body

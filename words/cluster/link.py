@@ -157,6 +157,9 @@ class ClusterLink:
         # First-joiner claims: folded channel -> this join's claim token (None: lost).
         self._op_claims: dict[str, str | None] = {}
         self._chan_tokens: dict[str, str] = {}  # folded channel -> token of its first op
+        # Folded channel -> the other nodes with members: computed on a message, kept
+        # until the channel's membership changes (a message costs no scan of its members).
+        self._group_nodes: dict[str, frozenset[str]] = {}
         self._dead: set[str] = set()  # nodes declared dead, until they say hello again
         self._unsubscribe = realm.subscribe(self._on_event)
         realm.first_joiner_op = self._first_joiner_op
@@ -419,7 +422,9 @@ class ClusterLink:
         if not self.running:
             return
         kind = type(event)
-        self._keep_records(event, kind)
+        if kind is not Said:
+            self._forget_group_nodes(event, kind)
+            self._keep_records(event, kind)
         if self.realm.applying_remote:
             return
         if kind is Said:
@@ -440,7 +445,11 @@ class ClusterLink:
     def _publish_said(self, event: Said) -> None:
         target = event.target
         if isinstance(target, Group):
-            nodes = {m.mind.node for m in target.members if type(m.mind) is RemoteMind}
+            nodes = self._group_nodes.get(target.folded)
+            if nodes is None:
+                nodes = self._group_nodes[target.folded] = frozenset(
+                    m.mind.node for m in target.members if type(m.mind) is RemoteMind
+                )
             if not nodes:
                 return
         else:
@@ -452,11 +461,16 @@ class ClusterLink:
         for node in nodes:
             self._queue(("pub", self.keys.inbox(node), data))
 
+    def _forget_group_nodes(self, event: Event, kind: type) -> None:
+        """Membership changed: the cached nodes of the channel (of every channel, on a quit)."""
+        if kind is Joined or kind is Left or kind is Kicked or kind is GroupRemoved:
+            self._group_nodes.pop(event.group.folded, None)
+        elif kind is Quit and self._group_nodes:
+            self._group_nodes.clear()  # the quitter's channels are already forgotten
+
     def _keep_records(self, event: Event, kind: type) -> None:
         """Keep this node's users' records (and the channels changed here) up to date in Redis."""
         locals_ = self._locals
-        if kind is Said:
-            return
         if kind is SignedOn:
             user = event.user
             if user.mind is not None and type(user.mind) is not RemoteMind and not _is_service(user):

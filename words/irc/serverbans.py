@@ -33,7 +33,7 @@ _DURATION = re.compile(r"^(\d+[smhdw])+$")
 def parse_duration(text: str) -> int | None:
     """'10m', '2h', '1d', '1h30m', '90s' -> seconds; a bare number is minutes (as ircds); else None."""
     text = text.lower()
-    if text.isdigit():
+    if text.isdecimal():  # not isdigit(): int('¹') raises
         return int(text) * 60 if int(text) > 0 else None
     if not _DURATION.match(text):
         return None

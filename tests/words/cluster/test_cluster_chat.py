@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_support import client, close_all, reply_lines, saw_join
+from cluster_support import all_members, client, close_all, reply_lines, saw_join
 from support import RawClient, join
 
 
@@ -18,8 +18,11 @@ async def three_in_a_channel(start_cluster, channel: str = "#chat"):
     a, b, c = start_cluster("a", "b", "c")
     alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
     await join(alice, channel)
+    # Each joins once its node knows who is in already, so no JOIN comes in late.
+    await all_members(bob, channel, 1)
     await join(bob, channel)
     await saw_join(alice, "bob", channel)
+    await all_members(carol, channel, 2)
     await join(carol, channel)
     await saw_join(alice, "carol", channel)
     await saw_join(bob, "carol", channel)

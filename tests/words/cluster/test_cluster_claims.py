@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_support import close_all, try_register
-from support import RawClient
+from cluster_support import all_members, close_all, try_register
 
 
 async def test_a_nick_claimed_on_two_nodes_at_once_is_granted_once(start_cluster):
@@ -56,13 +55,3 @@ async def test_a_new_channels_first_joiner_is_op_exactly_once(start_cluster):
         await close_all(*clients)
 
 
-
-async def all_members(c: RawClient, channel: str, count: int) -> list[str]:
-    """NAMES `channel` until it lists `count` members (joins reach a node a moment later)."""
-    while True:
-        await c.send(f"NAMES {channel}")
-        replies = [m for m in await c.until_pong() if m.command == "353" and m.params[2] == channel]
-        assert len(replies) == 1, replies
-        members = sorted(replies[0].params[3].split())
-        if len(members) == count:
-            return members

@@ -207,7 +207,7 @@ def handle_list(conn: IRCConnection, msg: Message) -> None:
     negated: list[str] = []
     fewest, most = 0, None
     for term in msg.params[0].split(",") if msg.params else ():
-        if term[:1] in "<>" and term[1:].isdigit():
+        if term[:1] in "<>" and term[1:].isdecimal():
             if term[0] == ">":
                 fewest = max(fewest, int(term[1:]) + 1)
             else:

@@ -92,7 +92,7 @@ def handle_chathistory(conn: IRCConnection, msg: Message) -> None:
         _fail(conn, "INVALID_PARAMS", sub, "Too many parameters")
         return
     limit_text = params[-1]
-    if not limit_text.isdigit():
+    if not limit_text.isdecimal():
         _fail(conn, "INVALID_PARAMS", sub, limit_text, "Invalid limit")
         return
     most = conn.server.config.history.chathistory_limit

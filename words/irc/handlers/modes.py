@@ -122,7 +122,7 @@ def _channel_mode(conn: IRCConnection, msg: Message) -> None:
                 changes.append(("key", req.add, param if req.add else None))
         elif letter in LIMIT_MODES:
             if req.add:
-                if not param.isdigit() or int(param) <= 0:
+                if not param.isdecimal() or int(param) <= 0:
                     conn.numeric(N.ERR_INVALIDMODEPARAM, group.name, "l", param, "Invalid limit")
                 else:
                     changes.append(("limit", True, int(param)))

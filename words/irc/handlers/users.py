@@ -61,7 +61,7 @@ def handle_whowas(conn: IRCConnection, msg: Message) -> None:
         return
     nick = msg.params[0]
     count = 0  # 0 or less: every entry
-    if len(msg.params) > 1 and msg.params[1].lstrip("-").isdigit():
+    if len(msg.params) > 1 and msg.params[1].lstrip("-").isdecimal():
         count = int(msg.params[1])
     server = conn.server
     folded = server.realm.casefold(nick)
