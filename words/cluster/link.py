@@ -324,16 +324,17 @@ class ClusterLink:
         nick = conn.nick
         if self.realm.find_user(nick) is None or not self.realm.find_user(nick).online:
             try:
-                held = await self.claim_nick(nick)
+                held: bool | None = await self.claim_nick(nick)
             except (RedisError, OSError) as exc:
                 log.error("nick claim for %s failed: %s", nick, exc)
-                held = False
+                held = None
             if conn.closing:
                 if held:
                     self.release_nick(nick)
                 return
             if not held:
-                conn.numeric("433", nick, "Nickname is already in use")
+                conn.nick = None  # not registered: the answer is to "*", and NICK may try again
+                _refuse_nick(conn, nick, held)
                 return
         conn.sign_on_now()
         if conn.user is None and self.realm.find_user(nick) is None:
@@ -345,16 +346,16 @@ class ClusterLink:
 
         user = conn.user
         try:
-            held = await self.claim_nick(nick)
+            held: bool | None = await self.claim_nick(nick)
         except (RedisError, OSError) as exc:
             log.error("nick claim for %s failed: %s", nick, exc)
-            held = False
+            held = None
         if conn.closing or conn.user is not user or user is None:
             if held:
                 self.release_nick(nick)
             return
         if not held:
-            conn.numeric("433", nick, "Nickname is already in use")
+            _refuse_nick(conn, nick, held)
             return
         try:
             self.realm.rename(user, nick)
@@ -736,6 +737,14 @@ class ClusterLink:
     @property
     def local_clients(self) -> int:
         return len(self._locals)
+
+
+def _refuse_nick(conn: Any, nick: str, held: bool | None) -> None:
+    """433 when another node holds the nick; 437 when Redis could not be asked."""
+    if held is None:
+        conn.numeric("437", nick, "Nick is temporarily unavailable: the cluster cannot be reached")
+    else:
+        conn.numeric("433", nick, "Nickname is already in use")
 
 
 def _batched(out: list[tuple[Any, ...]], all_channel: str) -> list[tuple[Any, ...]]:

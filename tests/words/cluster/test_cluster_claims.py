@@ -16,6 +16,8 @@ async def test_a_nick_claimed_on_two_nodes_at_once_is_granted_once(start_cluster
             results = await asyncio.gather(*(try_register(n.port, nick) for n in (a, b, c)))
             clients += [client for client, _ in results]
             assert sorted(code for _, code in results) == ["001", "433", "433"], nick
+            for loser in (client for client, code in results if code == "433"):
+                assert loser.received[-1].to_line() == f":irc.test 433 * {nick} :Nickname is already in use"
         # Renames race the same way: two registered users ask for one new nick at once.
         x, y = (await try_register(a.port, "xx"))[0], (await try_register(b.port, "yy"))[0]
         clients += [x, y]

@@ -205,3 +205,34 @@ async def register_when_free(port: int, nick: str, password: str, timeout: float
             return c
         await c.close()
         assert asyncio.get_running_loop().time() < deadline, f"{nick} still in use after {timeout}s"
+
+
+async def test_without_redis_a_node_serves_its_own_clients(start_cluster, cluster_settings):
+    """Redis gone: chat between a node's own clients goes on; a new nick cannot be claimed (437)."""
+    from support import start_redis
+
+    own = start_redis()  # this test stops its Redis: not the session's
+    cluster_settings["redis"] = own.url
+    try:
+        (a,) = start_cluster("a", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+        alice, amy = await client(a, "alice"), await client(a, "amy")
+        try:
+            await join(alice, "#local")
+            await join(amy, "#local")
+            await saw_join(alice, "amy", "#local")
+            own.stop()
+            await amy.send("PRIVMSG #local :still here")
+            assert (await alice.expect("PRIVMSG")).to_line() == ":amy!~user@127.0.0.1 PRIVMSG #local :still here"
+            late = await RawClient.connect(a.port)
+            try:
+                await late.send("NICK newcomer")
+                await late.send("USER u 0 * :late")
+                assert (await late.expect("437")).to_line() == (
+                    ":irc.test 437 * newcomer :Nick is temporarily unavailable: the cluster cannot be reached"
+                )
+            finally:
+                await late.close()
+        finally:
+            await close_all(alice, amy)
+    finally:
+        own.stop()
