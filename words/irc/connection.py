@@ -479,6 +479,14 @@ class IRCConnection(asyncio.Protocol):
             return
         self.write(data)
 
+    def send_lines(self, data: bytes) -> None:
+        """Queue lines already rendered (each ending in CR LF) as send() queues its line."""
+        late = _late_answer.get()
+        if late is not None and late[0] is self:
+            late[1].append(data)
+            return
+        self.write(data)
+
     def numeric(self, code: str, *params: str) -> None:
         # Middle parameters often echo what the client sent; one that is empty,
         # holds a space or starts with ':' cannot be sent, so it becomes '*'.

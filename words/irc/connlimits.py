@@ -61,6 +61,7 @@ def check_exempt_entry(entry: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # parsed once per recent peer address, not per connection
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)

@@ -15,6 +15,7 @@ from words import __version__
 from words.config import ConfigError, load_config
 from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
+from words.irc.codec import format_line
 from words.irc.commands import load_handlers
 from words.irc.connection import IRCConnection, user_prefix
 from words.irc.connlimits import ConnectionLimiter
@@ -37,6 +38,9 @@ log = logging.getLogger("words.irc")
 _SWEEP_SECONDS = 1.0
 # ISUPPORT tokens per 005 line (RFC 2812 practice: at most 13).
 _TOKENS_PER_LINE = 13
+# Where the nick goes in a pre-rendered welcome line (see _welcome_templates): a valid
+# middle parameter that none of those lines holds otherwise (checked).
+_NICK_SLOT = "\x01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,11 @@ class IRCServer:
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
         self.isupport = self._isupport_lines()
+        # The welcome burst's lines that depend on the config only, rendered once for
+        # (config, isupport); made again after a REHASH (see _welcome_templates).
+        self._welcome_key: tuple[object, object] | None = None
+        self._welcome_static: list[bytes] | None = None
+        self._motd_lines: list[bytes] | None = None
         self._ssl_contexts = {listen: self._tls(i, listen) for i, listen in enumerate(config.listen)}
         # Connection caps per address and per network, and reconnect throttling.
         self.conn_limits = ConnectionLimiter()
@@ -433,42 +442,90 @@ class IRCServer:
             N.RPL_WELCOME,
             f"Welcome to the {self.config.network} IRC Network {user_prefix(conn.user)}",
         )
-        conn.numeric(N.RPL_YOURHOST, f"Your host is {self.name}, running version words-{__version__}")
-        created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.created))
-        conn.numeric(N.RPL_CREATED, f"This server was created {created}")
-        conn.numeric(
-            N.RPL_MYINFO, self.name, f"words-{__version__}", "".join(sorted(USER_MODES)),
-            ALL_CHANNEL_MODES, "Ibeklov",
-        )
-        for tokens in self.isupport:
-            conn.numeric(N.RPL_ISUPPORT, *tokens, "are supported by this server")
+        static, _motd = self._welcome_templates()
+        if static is not None:
+            conn.send_lines(_fill_nick(static, conn.nick))
+        else:
+            for code, *params in self._welcome_numerics():
+                conn.numeric(code, *params)
         self.send_lusers(conn)
         self.send_motd(conn)
+
+    def _welcome_numerics(self) -> list[tuple[str, ...]]:
+        """002 to 005: what the welcome burst says after 001, before LUSERS."""
+        created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.created))
+        return [
+            (N.RPL_YOURHOST, f"Your host is {self.name}, running version words-{__version__}"),
+            (N.RPL_CREATED, f"This server was created {created}"),
+            (N.RPL_MYINFO, self.name, f"words-{__version__}", "".join(sorted(USER_MODES)),
+             ALL_CHANNEL_MODES, "Ibeklov"),
+            *[(N.RPL_ISUPPORT, *tokens, "are supported by this server") for tokens in self.isupport],
+        ]
+
+    def _motd_numerics(self) -> list[tuple[str, ...]]:
+        motd = self.config.motd
+        if not motd.strip():
+            return [(N.ERR_NOMOTD, "MOTD File is missing")]
+        return [
+            (N.RPL_MOTDSTART, f"- {self.name} Message of the day - "),
+            *[(N.RPL_MOTD, f"- {line}") for line in motd.splitlines()],
+            (N.RPL_ENDOFMOTD, "End of /MOTD command."),
+        ]
+
+    def _welcome_templates(self) -> tuple[list[bytes] | None, list[bytes] | None]:
+        """002-005 and the MOTD as bytes split where the nick goes, made once per
+        (config, ISUPPORT): a registration then costs a join per block instead of
+        formatting and encoding some twenty lines. None for a block that cannot be
+        made so (a MOTD line holding the placeholder): it is then sent line by line."""
+        key = (self.config, self.isupport)
+        if self._welcome_key is None or any(a is not b for a, b in zip(key, self._welcome_key)):
+            self._welcome_static = _nick_template(self.name, self._welcome_numerics())
+            self._motd_lines = _nick_template(self.name, self._motd_numerics())
+            self._welcome_key = key
+        return self._welcome_static, self._motd_lines
 
     def send_lusers(self, conn: IRCConnection) -> None:
         users, peak = self.user_count, self.max_user_count
         invisible = self.flag_counts["invisible"]
         opers = self.flag_counts["operator"]
         unknown = len(self.connections) - self.local_users
-        conn.numeric(
-            N.RPL_LUSERCLIENT,
-            f"There are {users - invisible} users and {invisible} invisible on 1 servers",
-        )
+        # Part of every welcome burst: written directly (what numeric() would make, as
+        # every parameter is a number or the nick and each text holds a space).
+        head = f":{self.name} "
+        nick = conn.nick or "*"
+        visible = users - invisible
+        lines = [f"{N.RPL_LUSERCLIENT} {nick} :There are {visible} users and {invisible} invisible on 1 servers"]
         if opers:
-            conn.numeric(N.RPL_LUSEROP, str(opers), "operator(s) online")
+            lines.append(f"{N.RPL_LUSEROP} {nick} {opers} :operator(s) online")
         if unknown:
-            conn.numeric(N.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
-        conn.numeric(N.RPL_LUSERCHANNELS, str(len(self.realm.groups)), "channels formed")
-        conn.numeric(N.RPL_LUSERME, f"I have {users} clients and 0 servers")
-        conn.numeric(N.RPL_LOCALUSERS, str(users), str(peak), f"Current local users {users}, max {peak}")
-        conn.numeric(N.RPL_GLOBALUSERS, str(users), str(peak), f"Current global users {users}, max {peak}")
+            lines.append(f"{N.RPL_LUSERUNKNOWN} {nick} {unknown} :unknown connection(s)")
+        lines += [
+            f"{N.RPL_LUSERCHANNELS} {nick} {len(self.realm.groups)} :channels formed",
+            f"{N.RPL_LUSERME} {nick} :I have {users} clients and 0 servers",
+            f"{N.RPL_LOCALUSERS} {nick} {users} {peak} :Current local users {users}, max {peak}",
+            f"{N.RPL_GLOBALUSERS} {nick} {users} {peak} :Current global users {users}, max {peak}",
+        ]
+        conn.send_lines("".join(f"{head}{line}\r\n" for line in lines).encode("utf-8", "replace"))
 
     def send_motd(self, conn: IRCConnection) -> None:
-        motd = self.config.motd
-        if not motd.strip():
-            conn.numeric(N.ERR_NOMOTD, "MOTD File is missing")
+        _static, motd = self._welcome_templates()
+        if motd is not None:
+            conn.send_lines(_fill_nick(motd, conn.nick))
             return
-        conn.numeric(N.RPL_MOTDSTART, f"- {self.name} Message of the day - ")
-        for line in motd.splitlines():
-            conn.numeric(N.RPL_MOTD, f"- {line}")
-        conn.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.")
+        for code, *params in self._motd_numerics():
+            conn.numeric(code, *params)
+
+
+def _nick_template(server_name: str, numerics: list[tuple[str, ...]]) -> list[bytes] | None:
+    """`numerics` rendered as IRCConnection.numeric renders them, split where the nick goes."""
+    lines = []
+    for code, *params in numerics:
+        safe = [p if p and " " not in p and p[0] != ":" else "*" for p in params[:-1]]
+        line = format_line(code, _NICK_SLOT, *safe, *params[-1:], source=server_name)
+        lines.append(line.encode("utf-8", "replace") + b"\r\n")
+    pieces = b"".join(lines).split(_NICK_SLOT.encode())
+    return pieces if len(pieces) == len(numerics) + 1 else None
+
+
+def _fill_nick(pieces: list[bytes], nick: str | None) -> bytes:
+    return (nick or "*").encode("utf-8", "replace").join(pieces)

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import re
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from words.masks import match_mask
@@ -59,6 +60,7 @@ def parse_network(mask: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | 
         return None
 
 
+@lru_cache(maxsize=4096)  # parsed once per recent peer address, not per connection
 def _address(host: str):
     try:
         return ipaddress.ip_address(host)
@@ -97,6 +99,8 @@ class ServerBans:
         return sorted((b for b in self._bans.values() if b.kind == kind), key=lambda b: b.set_at)
 
     def find_dline(self, host: str) -> ServerBan | None:
+        if not self._networks:
+            return None  # no D-line: nothing to parse (checked on every connection)
         address = _address(host)
         if address is None:
             return None
