@@ -94,6 +94,9 @@ class Limits:
     login_failure_window: float = 60.0
     sasl_timeout: float = 30.0  # seconds for one AUTHENTICATE exchange, then 904
     max_monitor_entries: int = 100  # MONITOR: nicks on one client's list (ISUPPORT MONITOR=)
+    # Connections the kernel queues on a listening socket before words accepts them
+    # (listen()'s backlog); the kernel caps it at net.core.somaxconn.
+    listen_backlog: int = 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,10 +149,14 @@ class IRCServer:
         # Cluster nodes on one machine may share a port: the kernel spreads the
         # connections over them (SO_REUSEPORT), so every core works.
         cluster = self.config.cluster
+        backlog = listen_backlog(self.config.limits.listen_backlog)
+        if backlog < self.config.limits.listen_backlog:
+            log.warning("limits.listen_backlog %d is above net.core.somaxconn: the kernel uses %d",
+                        self.config.limits.listen_backlog, backlog)
         server = await asyncio.get_running_loop().create_server(
             lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,
             reuse_port=cluster is not None and cluster.enabled and cluster.reuse_port,
-            ssl=self._ssl_contexts.get(listen),
+            ssl=self._ssl_contexts.get(listen), backlog=backlog,
         )
         self._listeners[listen] = server
         self._servers.append(server)
@@ -514,6 +518,25 @@ class IRCServer:
             return
         for code, *params in self._motd_numerics():
             conn.numeric(code, *params)
+
+
+def somaxconn() -> int | None:
+    """The kernel's cap on a listen backlog (Linux net.core.somaxconn), None if unknown."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def listen_backlog(wanted: int) -> int:
+    """limits.listen_backlog, capped as the kernel caps it.
+
+    A connection storm beyond the backlog overflows the accept queue: the kernel
+    drops the SYNs (clients retry after 1 s, 3 s...) or resets the connections.
+    """
+    cap = somaxconn()
+    return min(wanted, cap) if cap is not None else wanted
 
 
 def _nick_template(server_name: str, numerics: list[tuple[str, ...]]) -> list[bytes] | None:
