@@ -112,8 +112,13 @@ class ServerBans:
 
     def find_kline(self, username: str, hosts: list[str]) -> ServerBan | None:
         """The K-line matching `username@host` for any of `hosts` (real address, cloak)."""
+        klines = self.active("k")
+        if not klines:
+            # Nothing to fold: every user@host folded would fill the shared casefold
+            # cache with strings seen once (bench/soak.py saw RSS climb with it).
+            return None
         masks = [self.casefold(f"{username}@{host}") for host in hosts]
-        for ban in self.active("k"):
+        for ban in klines:
             pattern = self.casefold(ban.mask)
             if any(match_mask(pattern, mask) for mask in masks):
                 return ban
