@@ -144,6 +144,10 @@ class ClusterLink:
         self.applied = 0  # messages from other nodes applied here
         self._pubsub: Any = None
         self._tasks: list[asyncio.Task] = []
+        self._reader_task: asyncio.Task | None = None
+        # Set when a connection to Redis broke (messages may have been lost either
+        # way): the next heartbeat that gets through resynchronizes (_rejoin).
+        self._resync_needed = False
         # The writer's queue: messages and scripts in order, plus records to write first.
         self._out: list[tuple[Any, ...]] = []
         self._dirty_users: set[User] = set()
@@ -181,30 +185,21 @@ class ClusterLink:
         self._release_chanop = self.redis.register_script(_RELEASE_CHANOP)
         self._cleanup_node = self.redis.register_script(_CLEANUP_NODE)
         await self._wait_for_name()
-        keys = self.keys
         # Whatever a previous run of this node left (a crash): gone before we say hello.
         removed = await self._cleanup(self.node, force=True)
         if removed:
             log.info("removed %d stale user records of a previous run of %s", removed, self.node)
         await self._beat()
-        self._pubsub = self.redis.pubsub()
-        await self._pubsub.subscribe(keys.all, keys.inbox(self.node))
-        confirmed = 0
-        while confirmed < 2:  # subscribed before the snapshot: nothing falls in between
-            message = await self._pubsub.get_message(timeout=10.0)
-            if message is None:
-                raise ClusterError("Redis did not confirm the subscriptions")
-            if message["type"] == "subscribe":
-                confirmed += 1
+        await self._subscribe()
         await self._load_snapshot()
         self.running = True
-        self._publish_all({"t": "hello", "boot": self.boot})
+        self._publish_all({"t": "hello", "boot": self.boot, "why": "restarted"})
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._writer(), name="cluster-writer"),
-            loop.create_task(self._reader(), name="cluster-reader"),
             loop.create_task(self._heartbeats(), name="cluster-heartbeat"),
         ]
+        self._reader_task = loop.create_task(self._reader(self._pubsub), name="cluster-reader")
         log.info("node %s joined the cluster at %s (prefix %s)", self.node, settings.redis,
                  settings.prefix)
 
@@ -216,9 +211,10 @@ class ClusterLink:
             self._publish_all({"t": "bye"})
             await self.drain()
         self.running = False
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._reader_task] if self._reader_task else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._unsubscribe()
         try:
             await self._cleanup(self.node, force=True)
@@ -237,6 +233,28 @@ class ClusterLink:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("cluster writer still busy after %.0f s", timeout)
+
+    async def _subscribe(self) -> None:
+        """A fresh subscription to the all-nodes channel and our inbox, confirmed.
+
+        Confirmed before the snapshot is read, so nothing falls in between.
+        """
+        assert self.redis is not None
+        keys = self.keys
+        old, self._pubsub = self._pubsub, self.redis.pubsub()
+        if old is not None:
+            try:
+                await old.aclose()
+            except (RedisError, OSError):
+                pass  # the connection it had is gone already
+        await self._pubsub.subscribe(keys.all, keys.inbox(self.node))
+        confirmed = 0
+        while confirmed < 2:
+            message = await self._pubsub.get_message(timeout=10.0)
+            if message is None:
+                raise ClusterError("Redis did not confirm the subscriptions")
+            if message["type"] == "subscribe":
+                confirmed += 1
 
     async def _wait_for_name(self) -> None:
         """Refuse a node name that a live node uses; after a crash, wait for its heartbeat to end."""
@@ -582,7 +600,9 @@ class ClusterLink:
                 await pipe.execute()
                 self.published += len(out)
             except (RedisError, OSError) as exc:
-                log.error("cluster: %d messages not sent to Redis: %s", len(out), exc)
+                log.error("cluster: %d messages not sent to Redis: %s; resynchronizing when it "
+                          "is back", len(out), exc)
+                self._resync_needed = True
             except Exception:  # a bug here must not stop every later message
                 log.exception("cluster: the writer failed on a batch of %d", len(out))
             if not self._out:
@@ -603,18 +623,19 @@ class ClusterLink:
             record["k"] = token
         return dumps(record)
 
-    async def _reader(self) -> None:
-        """Apply the other nodes' messages, in the order Redis delivers them."""
-        pubsub = self._pubsub
+    async def _reader(self, pubsub: Any) -> None:
+        """Apply the other nodes' messages, in the order Redis delivers them.
+
+        If the subscription breaks, messages were lost: this reader ends and the
+        next heartbeat that reaches Redis resynchronizes with a new one.
+        """
         while True:
             try:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-            except asyncio.CancelledError:
-                raise
             except (RedisError, OSError) as exc:
-                log.error("cluster: lost the subscription: %s; retrying", exc)
-                await asyncio.sleep(self.settings.heartbeat)  # Redis is down: retry at beat pace
-                continue
+                log.error("cluster: lost the subscription: %s; resynchronizing when Redis is back", exc)
+                self._resync_needed = True
+                return
             if message is None or message.get("type") != "message":
                 continue
             try:
@@ -634,7 +655,8 @@ class ClusterLink:
         kind = data.get("t")
         if kind == "hello":
             self._dead.discard(node)
-            quit_count = self.applier.quit_node(node, f"*.net *.split {node} restarted")
+            why = data.get("why", "restarted")
+            quit_count = self.applier.quit_node(node, f"*.net *.split {node} {why}")
             if quit_count:
                 log.info("node %s restarted: %d of its former users quit", node, quit_count)
             return
@@ -675,16 +697,27 @@ class ClusterLink:
             # declared this node dead, quit its users and dropped its claims.
             log.error("node %s was declared dead by the others (no heartbeat for %.0f s); "
                       "rejoining", self.node, self.settings.dead_after)
-            await self._rejoin()
+            await self._rejoin("lost")
+        elif self.running and self._resync_needed:
+            log.warning("node %s lost messages while Redis was unreachable; resynchronizing",
+                        self.node)
+            await self._rejoin("rejoined")
 
-    async def _rejoin(self) -> None:
-        """After being declared dead while running: the others' state, then ours, again.
+    async def _rejoin(self, why: str) -> None:
+        """After being declared dead, or losing messages: the others' state, then ours, again.
 
         What this node holds of the others may be stale (it missed their events),
         so their users quit here and come back from the snapshot; this node's
         users claim their nicks again (one taken meanwhile is disconnected) and
         are announced again with their channels.
         """
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            await asyncio.gather(self._reader_task, return_exceptions=True)
+        self._resync_needed = False
+        await self._subscribe()  # before the snapshot, as at start
+        self._reader_task = asyncio.get_running_loop().create_task(
+            self._reader(self._pubsub), name="cluster-reader")
         split = f"*.net *.split {self.node} lost"
         for node in list(self.applier.minds):
             self.applier.quit_node(node, split)
@@ -695,7 +728,7 @@ class ClusterLink:
                     close("Nick collision: the nick was taken on another node during a split")
         self._dead.clear()
         await self._load_snapshot()
-        self._publish_all({"t": "hello", "boot": self.boot})
+        self._publish_all({"t": "hello", "boot": self.boot, "why": why})
         groups: set[Group] = set()
         for user in list(self._locals):
             if not user.online:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from cluster_support import client, close_all, reply_lines, saw_join
+from cluster_support import all_members, client, close_all, reply_lines, saw_join
 from support import RawClient, join
 
 HEARTBEAT = 0.5
@@ -236,3 +236,43 @@ async def test_without_redis_a_node_serves_its_own_clients(start_cluster, cluste
             await close_all(alice, amy)
     finally:
         own.stop()
+
+
+async def test_nodes_find_each_other_again_after_redis_restarts_empty(start_cluster, cluster_settings):
+    """Redis restarted with nothing in it: both nodes rejoin, the users are back, chat works."""
+    import subprocess
+
+    from support import start_redis, wait_for_port
+
+    own = start_redis()
+    cluster_settings["redis"] = own.url
+    second = None
+    try:
+        a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+        alice, bob = await client(a, "alice"), await client(b, "bob")
+        try:
+            await join(alice, "#chat")
+            await all_members(bob, "#chat", 1)
+            await join(bob, "#chat")
+            await saw_join(alice, "bob", "#chat")
+            own.stop()
+            binary = own.proc.args[0]
+            second = subprocess.Popen(
+                [binary, "--port", str(own.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--loglevel", "warning"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            wait_for_port(own.port, proc=second)
+            # Each node finds its heartbeat gone and rejoins; each sees the other come back.
+            await asyncio.wait_for(saw_join(alice, "bob", "#chat"), DEAD_AFTER + 10)
+            await asyncio.wait_for(saw_join(bob, "alice", "#chat"), DEAD_AFTER + 10)
+            await alice.send("PRIVMSG #chat :are we back?")
+            msg = await bob.expect("PRIVMSG", "#chat")
+            assert msg.to_line() == ":alice!~user@127.0.0.1 PRIVMSG #chat :are we back?"
+        finally:
+            await close_all(alice, bob)
+    finally:
+        own.stop()
+        if second is not None:
+            second.terminate()
+            second.wait(10)
