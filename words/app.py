@@ -56,8 +56,11 @@ def build_server(config: Config) -> IRCServer:
     server = IRCServer(config, realm, portal, oper_checker)
     server.services = services
     if config.cluster is not None and config.cluster.enabled:
-        from words.cluster.link import ClusterLink
-
+        try:
+            from words.cluster.link import ClusterLink
+        except ImportError:
+            raise ConfigError(config.source, "cluster",
+                              "needs the redis package: pip install 'words[cluster]'") from None
         server.cluster = ClusterLink(realm, config.cluster)  # joins the network in serve()
     if config.xmpp is not None:
         from bridge.gateway import Gateway

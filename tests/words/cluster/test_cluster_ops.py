@@ -93,3 +93,29 @@ def test_serve_cluster_switch_needs_postgresql():
         "words: error: <defaults>: cluster: needs realm.database on PostgreSQL (every node "
         "shares its accounts and channels)\n"
     )
+
+
+def test_cluster_without_the_redis_package_is_a_config_error(monkeypatch):
+    import builtins
+
+    from words.app import build_server
+
+    real_import = builtins.__import__
+
+    def no_redis(name, *args, **kwargs):
+        if name == "redis" or name.startswith("redis."):
+            raise ImportError("No module named 'redis'")
+        return real_import(name, *args, **kwargs)
+
+    import sys
+
+    for module in [m for m in sys.modules if m == "words.cluster.link" or m.startswith("redis")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setattr(builtins, "__import__", no_redis)
+    config = config_from_mapping(
+        {"realm": {"database": "postgresql://words@127.0.0.1/words"}, "cluster": {"node": "a"}},
+        "node.yaml",
+    )
+    with pytest.raises(ConfigError) as raised:
+        build_server(config)
+    assert str(raised.value) == "node.yaml: cluster: needs the redis package: pip install 'words[cluster]'"
