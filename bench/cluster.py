@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -92,22 +93,19 @@ class Node:
     """One `words serve` node of the benchmark cluster (the facade bench.run's connect wants)."""
 
     def __init__(self, name: str, workdir: Path, database: str, redis: str, prefix: str) -> None:
-        import subprocess
-
         self.kind = f"words-{name}"
         self.port = free_port()
         path = workdir / f"{name}.yaml"
         path.write_text(NODE_CONFIG.format(host=HOST, port=self.port, database=database,
                                            redis=redis, node=name, prefix=prefix))
         self.log_path = workdir / f"{name}.log"
-        log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "words", "serve", "--config", str(path)], cwd=REPO,
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            preexec_fn=raise_nofile,
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "words", "serve", "--config", str(path)], cwd=REPO,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                preexec_fn=raise_nofile,  # noqa: PLW1509 - the runner starts no threads
+            )
 
     def wait(self) -> None:
         wait_for_port(self.port, self.proc, timeout=60)
@@ -123,7 +121,7 @@ class Node:
             self.proc.terminate()
             try:
                 self.proc.wait(15)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
 
@@ -255,7 +253,7 @@ def run_cluster(n_nodes: int, sz: Sizes, steps: tuple, redis_url: str, redis_pid
             "lost": expected - received, "dups": final["dups"], "gaps": final["gaps"],
             "steps": results,
         }
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one node count failing keeps the others' figures
         log(f"  {n_nodes} node(s) failed: {exc}")
         tails = {node.kind: node.log_path.read_text(errors="replace")[-1500:] for node in nodes
                  if node.log_path.exists()}
@@ -314,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = QUICK_STEPS if args.quick else STEPS
     raise_nofile()
     support = _support()
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    log = lambda msg: print(msg, flush=True)
     info = machine()
     log(f"machine: {info['nproc']} CPUs, {info['cpu_model']}, Python {info['python']}, "
         f"load {info['loadavg_at_start']}; nodes, Redis and {args.workers} loadgen workers unpinned")

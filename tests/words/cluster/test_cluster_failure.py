@@ -257,7 +257,7 @@ async def test_nodes_find_each_other_again_after_redis_restarts_empty(start_clus
             await saw_join(alice, "bob", "#chat")
             own.stop()
             binary = own.proc.args[0]
-            second = subprocess.Popen(
+            second = subprocess.Popen(  # noqa: ASYNC220 - started, not waited on
                 [binary, "--port", str(own.port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--loglevel", "warning"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
