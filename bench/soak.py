@@ -215,8 +215,10 @@ async def chatter(n: int, port: int, stats: Stats, stop_at: float, rng: random.R
                     serial += 1
                     client.send(f"NICK chat{n}x{serial}".encode())
                 elif roll < 0.9:
-                    channel = f"#soak{rng.randrange(20)}"
-                    client.send(f"PART {rng.choice(channels)}\r\nJOIN {channel}".encode())
+                    # Move from one channel to another: a chatter stays in three.
+                    index = rng.randrange(len(channels))
+                    old, channels[index] = channels[index], f"#soak{rng.randrange(20)}"
+                    client.send(f"PART {old}\r\nJOIN {channels[index]}".encode())
                 else:
                     latency = await client.ping(f"p{n}-{serial}-{rng.randrange(10**9)}")
                     if latency is None:
