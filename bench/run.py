@@ -37,8 +37,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = 0
 
 SCENARIOS = ("fanout", "storm", "idle", "mix")
-# words-uvloop: words with `event_loop: uvloop` (the optional extra words[uvloop]).
-SERVERS = ("words", "ngircd", "words-uvloop")
+# words-uvloop: words with `event_loop: uvloop` (the optional extra words[uvloop]);
+# twisted: Twisted Words' IRC server (bench/twisted_words.py; pip install twisted).
+SERVERS = ("words", "ngircd", "words-uvloop", "twisted")
 DEFAULT_SERVERS = ("words", "ngircd")
 # The storm's hashed-password phase: every client sends PASS bench:<this>, checked
 # against a password file holding words' default scrypt hash.
@@ -214,6 +215,10 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.log_path = workdir / f"{kind}.log"
+        # Twisted Words logs a client in with PASS and NICK: its clients send a password.
+        self.login_password = "bench" if kind == "twisted" else None
+        # Twisted Words has no LUSERS: nothing counts the users left after a QUIT.
+        self.counts_users = kind != "twisted"
 
     def command(self) -> list[str]:
         self.port = free_port()
@@ -233,6 +238,12 @@ class Server:
             path.write_text(NGIRCD_CONFIG.format(host=HOST, port=self.port))
             os.chmod(self.workdir, 0o755)  # ngIRCd drops to "nobody" and re-reads nothing, but be safe
             return [binary, "--nodaemon", "--config", str(path)]
+        if self.kind == "twisted":
+            try:
+                import twisted  # noqa: F401
+            except ImportError:
+                raise RuntimeError("Twisted is missing: pip install twisted") from None
+            return [sys.executable, "-m", "bench.twisted_words", "--host", HOST, "--port", str(self.port)]
         raise ValueError(f"unknown server {self.kind!r}")
 
     def start(self) -> None:
@@ -291,6 +302,7 @@ def connect(lg: LoadGen, server: Server, gids: list[int], probes: set[int], infl
             password: str | None = None) -> dict:
     start_at = time.monotonic() + 0.3
     per = by_worker(lg, gids)
+    password = password or server.login_password
     args = [{"host": HOST, "port": server.port, "clients": [(g, nick(g), g in probes) for g in ws],
              "inflight": max(1, inflight // lg.n), "start_at": start_at, "timeout": timeout,
              "password": password}
@@ -367,7 +379,7 @@ def quit_all(lg: LoadGen, server: Server, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     users = None
     tries = 0
-    while time.monotonic() < deadline:
+    while server.counts_users and time.monotonic() < deadline:
         tries += 1
         users = lg.call_one(0, "lusers", {"host": HOST, "port": server.port,
                                          "nick": f"lusers{tries}", "timeout": 10}, 30)["local_users"]
@@ -667,7 +679,8 @@ def scenario_storm(server: Server, lg: LoadGen, sz: Sizes, log: Callable, profil
         "burst_listen_overflows": overflows, "burst_failed": burst["failed"],
         "rss_baseline_kb": rss0, "rss_joined_kb": rss1, "rss_after_leave_kb": rss2,
         "kb_per_client": round((rss1 - rss0) / n, 2),
-        "quit_seconds": round(q["seconds"], 3), "users_left": max(q["users_left"] or 0, q2["users_left"] or 0),
+        "quit_seconds": round(q["seconds"], 3),
+        "users_left": max(q["users_left"] or 0, q2["users_left"] or 0) if server.counts_users else None,
     }
 
 
