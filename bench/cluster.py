@@ -5,7 +5,8 @@
 For each node count it starts a redis-server and a PostgreSQL (Debian's
 packages, installed when missing, as the tests do), then that many
 `words serve` nodes in cluster mode on free loopback ports, a fresh database
-and a fresh key prefix each time. The fan-out clients are spread round-robin
+and a fresh key prefix each time (services and history off: it measures
+the fan-out, not PostgreSQL). The fan-out clients are spread round-robin
 over the nodes (client i on node i mod N), so a channel's members sit on
 every node and each message crosses Redis once per other node. The offered
 rate rises in steps until delivery falls behind, as in `bench.run`'s fanout.
@@ -62,6 +63,8 @@ realm:
 auth:
   - anonymous
 services:
+  enabled: false
+history:
   enabled: false
 limits:
   max_channels_per_user: 500

@@ -340,23 +340,28 @@ class ClusterLink:
     async def sign_on_claimed(self, conn: Any) -> None:
         """Registration: claim the nick across the network, then sign on (433 if it is taken)."""
         nick = conn.nick
-        if self.realm.find_user(nick) is None or not self.realm.find_user(nick).online:
+        held: bool | None = False
+        if not self._online_here(nick):
             try:
-                held: bool | None = await self.claim_nick(nick)
+                held = await self.claim_nick(nick)
             except (RedisError, OSError) as exc:
                 log.error("nick claim for %s failed: %s", nick, exc)
                 held = None
-            if conn.closing:
-                if held:
-                    self.release_nick(nick)
-                return
-            if not held:
-                conn.nick = None  # not registered: the answer is to "*", and NICK may try again
-                _refuse_nick(conn, nick, held)
-                return
+        if conn.closing:
+            if held:
+                self.release_nick(nick)
+            return
+        if not held or self._online_here(nick):
+            conn.nick = None  # not registered: the answer is to "*", and NICK may try again
+            _refuse_nick(conn, nick, held)
+            return
         conn.sign_on_now()
         if conn.user is None and self.realm.find_user(nick) is None:
             self.release_nick(nick)  # refused here after all: let someone else have it
+
+    def _online_here(self, nick: str) -> bool:
+        user = self.realm.find_user(nick)
+        return user is not None and user.online
 
     async def rename_claimed(self, conn: Any, nick: str) -> None:
         """NICK of a registered client: claim the new nick across the network first."""

@@ -149,5 +149,9 @@ def encode(event: Event, node: str) -> bytes | None:
     return dumps(data)
 
 
+# One encoder for every message (json.dumps with options would build one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def dumps(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _ENCODER.encode(data).encode()
