@@ -97,6 +97,7 @@ class Node:
 
     def __init__(self, name: str, workdir: Path, database: str, redis: str, prefix: str) -> None:
         self.kind = f"words-{name}"
+        self.login_password = None  # bench.run's connect() asks (clients send no PASS)
         self.port = free_port()
         path = workdir / f"{name}.yaml"
         path.write_text(NODE_CONFIG.format(host=HOST, port=self.port, database=database,

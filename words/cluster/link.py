@@ -221,9 +221,12 @@ class ClusterLink:
             await self.redis.delete(self.keys.alive(self.node))
         except (RedisError, OSError) as exc:  # Redis gone: the others will declare us dead
             log.warning("could not remove this node's state from Redis: %s", exc)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
-        await self.redis.aclose()
+        try:
+            if self._pubsub is not None:
+                await self._pubsub.aclose()
+            await self.redis.aclose()
+        except (RedisError, OSError):
+            pass  # closing connections to a Redis that is gone
         self.redis = None
 
     async def drain(self, timeout: float = 10.0) -> None:
@@ -680,9 +683,7 @@ class ClusterLink:
             try:
                 await self._beat()
                 await self._watch()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, ClusterError) as exc:
                 log.error("cluster heartbeat failed: %s", exc)
 
     async def _beat(self) -> None:
@@ -719,7 +720,9 @@ class ClusterLink:
         if self._reader_task is not None:
             self._reader_task.cancel()
             await asyncio.gather(self._reader_task, return_exceptions=True)
-        self._resync_needed = False
+            self._reader_task = None
+        # Set again until this rejoin is through: if Redis fails halfway, the next beat retries.
+        self._resync_needed = True
         await self._subscribe()  # before the snapshot, as at start
         self._reader_task = asyncio.get_running_loop().create_task(
             self._reader(self._pubsub), name="cluster-reader")
@@ -745,6 +748,7 @@ class ClusterLink:
             self._dirty_users.add(user)
         self._dirty_groups.update(g for g in groups if g.founder is None)
         self._wake.set()
+        self._resync_needed = False
         log.info("node %s rejoined: %d users announced again", self.node, len(self._locals))
 
     async def _watch(self) -> None:
