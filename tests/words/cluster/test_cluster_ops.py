@@ -119,3 +119,50 @@ def test_cluster_without_the_redis_package_is_a_config_error(monkeypatch):
     with pytest.raises(ConfigError) as raised:
         build_server(config)
     assert str(raised.value) == "node.yaml: cluster: needs the redis package: pip install 'words[cluster]'"
+
+
+async def test_a_channel_message_goes_once_to_each_node_with_members(start_cluster, cluster_settings):
+    """Counted by the nodes themselves (their heartbeats): once per node, never per member."""
+    import asyncio
+
+    from cluster_support import all_members
+    from support import join
+
+    from words.cluster.status import read_nodes
+
+    async def applied() -> dict[str, int]:
+        nodes = await read_nodes(cluster_settings["redis"], cluster_settings["prefix"])
+        return {n["node"]: n["applied"] for n in nodes}
+
+    async def settled() -> dict[str, int]:
+        """The counts once two heartbeats (0.5 s apart) report the same."""
+        last = await applied()
+        while True:
+            await asyncio.sleep(0.6)  # polling counters that move once a heartbeat (deadline: wait_for)
+            now = await applied()
+            if now == last:
+                return now
+            last = now
+
+    a, b, c = start_cluster("a", "b", "c")
+    alice = await client(a, "alice")
+    members = [await client(b, f"bob{i}") for i in range(5)]
+    carol = await client(c, "carol")
+    try:
+        await join(alice, "#fan")
+        for m in members:
+            await join(m, "#fan")
+        await join(carol, "#elsewhere")
+        await all_members(alice, "#fan", 6)
+        await all_members(carol, "#fan", 6)  # node c knows the channel, it has no member there
+        before = await asyncio.wait_for(settled(), 15)
+        for i in range(10):
+            await alice.send(f"PRIVMSG #fan :{i}")
+        for m in members:
+            got = [(await m.expect("PRIVMSG", "#fan")).params[1] for _ in range(10)]
+            assert got == [str(i) for i in range(10)]
+        after = await asyncio.wait_for(settled(), 15)
+        assert after["b"] - before["b"] == 10  # ten messages for five members: once each
+        assert after["c"] == before["c"]  # no member on node c: nothing sent there
+    finally:
+        await close_all(alice, carol, *members)
