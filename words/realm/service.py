@@ -80,6 +80,7 @@ log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], object]
 
+
 def _tell_none(minds: Iterable[Any], event: Event) -> None:
     """For a mind class without the event's method: a mind may not know every event
     (a service ignores AWAY)."""
