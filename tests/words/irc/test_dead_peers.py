@@ -77,8 +77,10 @@ async def wait_gone(server, nick: str, timeout: float = 5.0) -> float:
 
 
 async def test_a_client_whose_buffers_are_full_is_cut_at_the_ping_timeout(start_server):
-    # A SendQ larger than the flood below: only the ping timeout can drop it.
-    server = await start_server(limits={**PINGS, "sendq": 4 * 1024 * 1024})
+    # A SendQ larger than the flood below: only the ping timeout can drop it. Pings a bit
+    # slower than the other tests': the flood must be over before the timeout, even on a busy CI.
+    server = await start_server(limits={**PINGS, "ping_interval": 1.5, "ping_timeout": 1.0,
+                                        "sendq": 4 * 1024 * 1024})
     dead = await small_window_client(server.port)
     await dead.register("dead")
     alice, bob = await RawClient.connect(server.port), await RawClient.connect(server.port)
@@ -105,7 +107,7 @@ async def test_a_client_whose_buffers_are_full_is_cut_at_the_ping_timeout(start_
             sent = time.monotonic()
             await alice.send(f"PRIVMSG #busy :quick {n}")
             await listener.expect("PRIVMSG", "#busy", f"quick {n}")
-            assert time.monotonic() - sent < 0.5
+            assert time.monotonic() - sent < 1.0  # a stalled server would take seconds, or never
 
         quit_ = await listener.expect("QUIT", timeout=10)
         assert quit_.source == "dead!~user@127.0.0.1"
@@ -140,7 +142,7 @@ async def test_a_vanished_client_is_removed_by_the_ping_timeout(start_server):
         assert quit_.source == "gone!~user@127.0.0.1"
         assert quit_.params[0].startswith("Ping timeout: ")
         # Idle for ping_interval, then ping_timeout to answer (the sweep adds up to 50 ms each).
-        assert PINGS["ping_interval"] + PINGS["ping_timeout"] - 0.1 <= waited < 3.0
+        assert PINGS["ping_interval"] + PINGS["ping_timeout"] - 0.1 <= waited < 5.0
         await wait_gone(server, "gone", timeout=3)
         assert len(server.connections) == 1
         # bob answered his own PINGs all along and is still here.
