@@ -1,14 +1,15 @@
 """Name folding for nicks and channel names (IRC casemappings).
 
 The realm compares names through one of these functions, so IRC and the XMPP
-gateway agree on which names are "the same". Folded names are cached: the
-same few thousand names are folded for every message.
+gateway agree on which names are "the same". Nothing is cached: an ASCII name
+(nearly all of them) folds with `str.lower`, about as fast as a cache hit, and
+a cache would keep every name ever seen, pinning the allocator's memory long
+after its user left (bench/README.md, memory).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 _UPPER_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER_ASCII = "abcdefghijklmnopqrstuvwxyz"
@@ -20,15 +21,20 @@ _ASCII = str.maketrans(_UPPER_ASCII, _LOWER_ASCII)
 CASEMAPPINGS = ("rfc1459", "ascii")
 
 
-def _make(table: dict[int, int]) -> Callable[[str], str]:
-    @lru_cache(maxsize=65536)
-    def fold(name: str) -> str:
-        return name.translate(table)
+def _fold_rfc1459(name: str) -> str:
+    if name.isascii():
+        folded = name.lower()
+        if "[" in folded or "]" in folded or "\\" in folded or "~" in folded:
+            return folded.translate(_RFC1459)
+        return folded
+    return name.translate(_RFC1459)  # only ASCII letters fold, whatever the script
 
-    return fold
+
+def _fold_ascii(name: str) -> str:
+    return name.lower() if name.isascii() else name.translate(_ASCII)
 
 
-_FOLDERS = {"rfc1459": _make(_RFC1459), "ascii": _make(_ASCII)}
+_FOLDERS = {"rfc1459": _fold_rfc1459, "ascii": _fold_ascii}
 
 
 def get_casefold(mapping: str) -> Callable[[str], str]:
