@@ -108,7 +108,7 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
         version = int(args[0]) if args and args[0].isascii() and args[0].isdigit() else 301
         conn.cap_version = max(conn.cap_version, version)
         if conn.cap_version >= 302:
-            conn.caps.add("cap-notify")  # implied by CAP LS 302
+            conn.caps |= {"cap-notify"}  # implied by CAP LS 302 (a new frozenset: see NO_CAPS)
         items = [
             f"{name}={value}" if value and conn.cap_version >= 302 else name
             for name, value in caps.items()
@@ -127,13 +127,15 @@ def handle_cap(conn: IRCConnection, sub: str, args: list[str]) -> None:
         ):
             conn.send("CAP", nick, "NAK", requested, source=server.name)
             return
+        enabled = set(conn.caps)
         for name in wanted:
             if name == "-cap-notify" and conn.cap_version >= 302:
                 continue  # implied by CAP LS 302, and then never disabled
             if name.startswith("-"):
-                conn.caps.discard(name[1:])
+                enabled.discard(name[1:])
             else:
-                conn.caps.add(name)
+                enabled.add(name)
+        conn.caps = frozenset(enabled)
         conn.caps_changed()  # the render key follows the caps
         conn.send("CAP", nick, "ACK", requested, source=server.name)
     elif sub == "END":
@@ -161,7 +163,7 @@ def announce_changes(server: IRCServer, before: dict[str, str | None]) -> None:
         return
     for conn in list(server.connections):
         if gone and conn.caps.intersection(gone):
-            conn.caps.difference_update(gone)
+            conn.caps = conn.caps.difference(gone)
             conn.caps_changed()
         if "cap-notify" not in conn.caps:
             continue

@@ -73,6 +73,9 @@ _late_answer: contextvars.ContextVar[tuple[IRCConnection, list[bytes]] | None] =
 _MAX_HELD = 64
 # A client may send this much without a newline before we give up on the line.
 _MAX_PARTIAL = 8191 + 512
+# Every connection's capabilities until it enables one (CAP REQ replaces the set
+# rather than changing it): most clients enable none, and an empty set is 216 bytes.
+NO_CAPS: frozenset[str] = frozenset()
 # Seconds a closed connection may take to hand over its last lines (the ERROR)
 # before it is cut: a peer that reads nothing, or is gone without a FIN, would
 # otherwise hold its socket and buffers for ever.
@@ -135,12 +138,13 @@ class IRCConnection(asyncio.Protocol):
         self.closing = False
         self._logging_in = False
         # Lines that arrive while the login runs wait here, in order, so a
-        # client that sends JOIN right after USER is served as if it waited.
-        self._held: list[bytes] = []
+        # client that sends JOIN right after USER is served as if it waited
+        # (a list while some wait).
+        self._held: list[bytes] | None = None
         self._holds = 0  # tasks (OPER, ...) whose answer later lines must wait for
         self._paused = False  # reading paused while too many lines wait
         self.oper: Oper | None = None  # set by a successful OPER
-        self.caps: set[str] = set()  # IRCv3 capabilities this client enabled
+        self.caps: frozenset[str] = NO_CAPS  # IRCv3 capabilities this client enabled
         self.cap_version = 301
         # Which bytes of a shared event this client takes (see caps_changed): the key of
         # event.rendered (a str: its hash is cached, it is looked up once per delivery).
@@ -285,8 +289,11 @@ class IRCConnection(asyncio.Protocol):
     # -- holding input while an answer is worked out off the loop -----------------
 
     def _hold(self, raw: bytes) -> None:
-        self._held.append(raw)
-        if len(self._held) >= _MAX_HELD and self.transport is not None and not self._paused:
+        held = self._held
+        if held is None:
+            held = self._held = []
+        held.append(raw)
+        if len(held) >= _MAX_HELD and self.transport is not None and not self._paused:
             # Enough waiting here: let the kernel and the client hold the rest.
             self._paused = True
             self.transport.pause_reading()
@@ -326,6 +333,8 @@ class IRCConnection(asyncio.Protocol):
         # A replayed line may start another hold: the rest waits for that one.
         while self._held and not self.closing and not (self._holds or self._logging_in):
             self.line_received(self._held.pop(0))
+        if self._held == []:
+            self._held = None
         if self._paused and not self._held and not self.closing and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()

@@ -71,8 +71,9 @@ class User:
     # Users made for one session vanish when it ends; created ones stay.
     transient: bool = False
     away: str | None = None
-    # Protocol-neutral user flags: "invisible", "wallops", "bot", "operator".
-    flags: set[str] = field(default_factory=set)
+    # Protocol-neutral user flags: "invisible", "wallops", "bot", "operator". Replaced,
+    # never changed in place: most users have none, and share the empty one.
+    flags: frozenset[str] = frozenset()
     # SHA-256 (lower-case hex) of the client certificate the front end saw at
     # sign-on (IRC over TLS), or None: NickServ CERT ADD binds it to an account.
     certificate: str | None = None

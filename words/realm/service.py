@@ -364,7 +364,7 @@ class WordsRealm:
         user.realname = realname
         user.certificate = certificate.lower() if certificate else None
         user.signed_on = user.last_message = time.time()
-        user.flags.clear()  # flags and away belong to a session
+        user.flags = frozenset()  # flags and away belong to a session
         user.away = None
         self.apply(SignedOn(user=user))
         return user
@@ -644,11 +644,13 @@ class WordsRealm:
 
     def _apply_user_flags_changed(self, event: UserFlagsChanged) -> Iterable[ChatClient]:
         user = event.user
+        flags = set(user.flags)
         for flag, add in event.changes:
             if add:
-                user.flags.add(flag)
+                flags.add(flag)
             else:
-                user.flags.discard(flag)
+                flags.discard(flag)
+        user.flags = frozenset(flags)
         return (user.mind,) if user.mind is not None else ()
 
     def _apply_wallops(self, event: Wallops) -> Iterable[ChatClient]:
