@@ -23,6 +23,7 @@ from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
 from words.irc.monitor import EVENTS as MONITOR_EVENTS
 from words.irc.monitor import Monitors
 from words.irc.tls import server_context
+from words.irc.transport import PlainListener, Reactor, available
 from words.masks import match_mask
 from words.names import SkeletonIndex
 from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
@@ -72,11 +73,14 @@ class IRCServer:
         self.created = time.time()
         self._dirty: list[IRCConnection] = []
         self._flush_handle: asyncio.Handle | None = None
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[asyncio.Server | PlainListener] = []
         # One asyncio server per `listen` entry; REHASH opens and closes them.
-        self._listeners: dict[Listen, asyncio.Server] = {}
+        self._listeners: dict[Listen, asyncio.Server | PlainListener] = {}
         self._bound: dict[Listen, list[tuple[str, int]]] = {}
         self._listen_lock = asyncio.Lock()
+        # Serves the plain listeners and their connections on asyncio's own loop
+        # (words.irc.transport: a fraction of asyncio's memory per connection).
+        self._reactor: Reactor | None = None
         # REHASH follows the file's `listen` only when the addresses came from it:
         # `words serve` without --listen unlocks them (servers built in code keep theirs).
         self.listen_locked = True
@@ -153,11 +157,20 @@ class IRCServer:
         if backlog < self.config.limits.listen_backlog:
             log.warning("limits.listen_backlog %d is above net.core.somaxconn: the kernel uses %d",
                         self.config.limits.listen_backlog, backlog)
-        server = await asyncio.get_running_loop().create_server(
-            lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,
-            reuse_port=cluster is not None and cluster.enabled and cluster.reuse_port,
-            ssl=self._ssl_contexts.get(listen), backlog=backlog,
-        )
+        reuse_port = cluster is not None and cluster.enabled and cluster.reuse_port
+        loop = asyncio.get_running_loop()
+        ssl_context = self._ssl_contexts.get(listen)
+        server: asyncio.Server | PlainListener
+        if ssl_context is None and available(loop):
+            if self._reactor is None:
+                self._reactor = Reactor(loop)
+            server = await self._reactor.listen(lambda: IRCConnection(self), listen.host,
+                                                listen.port, backlog=backlog, reuse_port=reuse_port)
+        else:
+            server = await loop.create_server(
+                lambda: IRCConnection(self), listen.host, listen.port, reuse_address=True,
+                reuse_port=reuse_port, ssl=ssl_context, backlog=backlog,
+            )
         self._listeners[listen] = server
         self._servers.append(server)
         self._bound[listen] = [sock.getsockname()[:2] for sock in server.sockets]
@@ -209,6 +222,8 @@ class IRCServer:
         for task in list(self._tasks):
             task.cancel()
         self._servers.clear()
+        if self._reactor is not None:
+            self._reactor.stop()  # closes once the last connection is gone
         # Stopping twice is harmless: the realm subscription goes once.
         unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
         unsubscribe()
