@@ -122,7 +122,11 @@ class SkeletonIndex:
         self._owners: dict[str, object] = {}
 
     def add(self, nick: str, user: object) -> None:
-        self._owners.setdefault(skeleton(nick, self.casefold), user)
+        key = skeleton(nick, self.casefold)
+        folded = getattr(user, "folded", None)
+        if key == folded:
+            key = folded  # the user's own string, not a second copy of it
+        self._owners.setdefault(key, user)
 
     def remove(self, nick: str, user: object) -> None:
         key = skeleton(nick, self.casefold)

@@ -8,7 +8,7 @@ the loop's table of transports, and a Task per accepted connection. An idle IRC
 client needs its socket and a few fields. Here every plain (non-TLS) listening
 socket and every connection accepted from it is registered in one `select.epoll`,
 whose own descriptor the asyncio loop watches as a single reader: a connection costs
-its socket, a `PlainTransport` of eight slots and a dict entry; readiness is kept by
+its socket, a `PlainTransport` of seven slots and a dict entry; readiness is kept by
 the kernel.
 
 `PlainTransport` does what IRCConnection asks of an asyncio transport (write,
@@ -241,7 +241,7 @@ def _serve(listener: PlainListener, sock: socket.socket, address: Any) -> None:
 class PlainTransport:
     """One accepted connection: asyncio.Transport's part IRCConnection uses (module docstring)."""
 
-    __slots__ = ("_buffer", "_fd", "_mask", "_peer", "_protocol", "_reactor", "_sock", "_state")
+    __slots__ = ("_buffer", "_mask", "_peer", "_protocol", "_reactor", "_sock", "_state")
 
     # _state: what the connection is doing.
     _OPEN = 0
@@ -251,13 +251,12 @@ class PlainTransport:
     def __init__(self, reactor: Reactor, sock: socket.socket, protocol: asyncio.Protocol) -> None:
         self._reactor = reactor
         self._sock = sock
-        self._fd = sock.fileno()
         self._protocol = protocol
         self._buffer: bytearray | None = None  # what the socket did not take yet
         self._mask = _IN
         self._state = self._OPEN
         self._peer: Any = None
-        reactor.add(self._fd, self, _IN)
+        reactor.add(sock.fileno(), self, _IN)
 
     # -- asyncio.Transport's API --------------------------------------------------------
 
@@ -379,7 +378,7 @@ class PlainTransport:
 
     def _set_mask(self, mask: int) -> None:
         if mask != self._mask:
-            self._reactor.update(self._fd, self._mask, mask)
+            self._reactor.update(self._sock.fileno(), self._mask, mask)
             self._mask = mask
 
     def _fatal(self, exc: Exception, message: str) -> None:
@@ -405,9 +404,9 @@ class PlainTransport:
         try:
             self._protocol.connection_lost(exc)
         finally:
-            self._reactor.remove(self._fd, 0)
+            self._reactor.remove(self._sock.fileno(), 0)
             self._sock.close()
 
     def __repr__(self) -> str:
         state = ("open", "closing", "lost")[self._state]
-        return f"<PlainTransport fd={self._fd} {state}>"
+        return f"<PlainTransport fd={self._sock.fileno()} {state}>"

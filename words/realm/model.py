@@ -51,6 +51,11 @@ class ChatClient(Protocol):
     def user_host_changed(self, event: HostChanged) -> None: ...
 
 
+# Every user's flags until one is set: one empty frozenset (frozenset() makes a new
+# 216-byte one each time).
+NO_FLAGS: frozenset[str] = frozenset()
+
+
 @dataclass(eq=False, slots=True, weakref_slot=True)
 class User:
     """A user of the chat service, online while `mind` is set."""
@@ -73,7 +78,7 @@ class User:
     away: str | None = None
     # Protocol-neutral user flags: "invisible", "wallops", "bot", "operator". Replaced,
     # never changed in place: most users have none, and share the empty one.
-    flags: frozenset[str] = frozenset()
+    flags: frozenset[str] = NO_FLAGS
     # SHA-256 (lower-case hex) of the client certificate the front end saw at
     # sign-on (IRC over TLS), or None: NickServ CERT ADD binds it to an account.
     certificate: str | None = None

@@ -64,7 +64,7 @@ from words.realm.events import (
     Wallops,
 )
 from words.realm.history import History, MemoryHistory, Retention
-from words.realm.model import ChatClient, Group, MaskEntry, User
+from words.realm.model import NO_FLAGS, ChatClient, Group, MaskEntry, User
 
 # SettingsChanged names: member status -> status letter, list -> settings field.
 STATUS_CHANGES = {"op": "o", "voice": "v"}
@@ -364,7 +364,7 @@ class WordsRealm:
         user.realname = realname
         user.certificate = certificate.lower() if certificate else None
         user.signed_on = user.last_message = time.time()
-        user.flags = frozenset()  # flags and away belong to a session
+        user.flags = NO_FLAGS  # flags and away belong to a session
         user.away = None
         self.apply(SignedOn(user=user))
         return user
@@ -650,7 +650,7 @@ class WordsRealm:
                 flags.add(flag)
             else:
                 flags.discard(flag)
-        user.flags = frozenset(flags)
+        user.flags = frozenset(flags) if flags else NO_FLAGS
         return (user.mind,) if user.mind is not None else ()
 
     def _apply_wallops(self, event: Wallops) -> Iterable[ChatClient]:
