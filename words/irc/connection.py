@@ -123,7 +123,8 @@ class IRCConnection(asyncio.Protocol):
         self.peer_port = 0
         self._buffer = b""
         self._discarding = False  # dropping the rest of an overlong line
-        self.out: list[bytes] = []
+        # What waits for the next flush; None when nothing does (most idle clients).
+        self.out: list[bytes] | None = None
         self.nick: str | None = None
         self.username: str | None = None
         self.realname = ""
@@ -420,7 +421,7 @@ class IRCConnection(asyncio.Protocol):
         try:
             (run or self._dispatch)(msg)
         finally:
-            answer, self.out = b"".join(self.out), saved
+            answer, self.out = b"".join(self.out or ()), saved
             if self.label is None:  # taken: the handler labels its answer itself, later
                 if answer:
                     self.write(answer)
@@ -456,9 +457,12 @@ class IRCConnection(asyncio.Protocol):
         """Queue bytes; the server writes every queue once per loop iteration."""
         if self.closing:
             return
-        if not self.out:
+        out = self.out
+        if out is None:
+            self.out = [data]
             self.server.schedule_flush(self)
-        self.out.append(data)
+        else:
+            out.append(data)
         self._multiline = True
 
     def take_label(self) -> str | None:
@@ -544,7 +548,8 @@ class IRCConnection(asyncio.Protocol):
 
     def _take_output(self) -> bytes:
         """The queued bytes, counted for metrics (per flush, not per line or recipient)."""
-        out, server = self.out, self.server
+        out, server = self.out or (), self.server
+        self.out = None
         data = b"".join(out)
         server.deliveries += len(out)
         if self._multiline:
@@ -553,7 +558,6 @@ class IRCConnection(asyncio.Protocol):
         else:
             server.lines_out += len(out)  # single lines only: no need to scan the bytes
         server.bytes_out += len(data)
-        out.clear()
         return data
 
     def _sign_off(self, reason: str) -> None:
@@ -683,9 +687,11 @@ class IRCConnection(asyncio.Protocol):
         if data is not None:
             if not self.closing:
                 out = self.out
-                if not out:
+                if out is None:
+                    self.out = [data]
                     self.server.schedule_flush(self)
-                out.append(data)
+                else:
+                    out.append(data)
             return
         name = event.target.name
         if event.to_status:
@@ -717,9 +723,11 @@ class IRCConnection(asyncio.Protocol):
                     conn.receive(event)
                 elif not conn.closing:
                     out = conn.out
-                    if not out:
+                    if out is None:
+                        conn.out = [data]
                         conn.server.schedule_flush(conn)
-                    out.append(data)
+                    else:
+                        out.append(data)
             except Exception:  # one connection's failure must not stop the others'
                 log.exception("%r failed on a message", conn)
 

@@ -157,7 +157,7 @@ async def test_a_client_that_stops_reading_is_dropped_with_sendq_exceeded(
     def flush(conn: IRCConnection) -> None:
         nonlocal resting, peak, largest_flush
         if conn.nick == "bob" and conn.transport is not None:
-            pending = sum(map(len, conn.out))
+            pending = sum(map(len, conn.out or ()))
             held = conn.transport.get_write_buffer_size()
             resting, peak = max(resting, held), max(peak, held + pending)
             largest_flush = max(largest_flush, pending)
