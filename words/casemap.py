@@ -21,17 +21,23 @@ _ASCII = str.maketrans(_UPPER_ASCII, _LOWER_ASCII)
 CASEMAPPINGS = ("rfc1459", "ascii")
 
 
+# A name already in folded form is returned itself, not an equal copy: users and groups
+# keep their name and its folded form, which is then one string.
+
+
 def _fold_rfc1459(name: str) -> str:
     if name.isascii():
         folded = name.lower()
         if "[" in folded or "]" in folded or "\\" in folded or "~" in folded:
-            return folded.translate(_RFC1459)
-        return folded
-    return name.translate(_RFC1459)  # only ASCII letters fold, whatever the script
+            folded = folded.translate(_RFC1459)
+    else:
+        folded = name.translate(_RFC1459)  # only ASCII letters fold, whatever the script
+    return name if folded == name else folded
 
 
 def _fold_ascii(name: str) -> str:
-    return name.lower() if name.isascii() else name.translate(_ASCII)
+    folded = name.lower() if name.isascii() else name.translate(_ASCII)
+    return name if folded == name else folded
 
 
 _FOLDERS = {"rfc1459": _fold_rfc1459, "ascii": _fold_ascii}

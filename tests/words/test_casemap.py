@@ -40,3 +40,11 @@ def test_ascii(name: str, folded: str) -> None:
 def test_unknown_mapping() -> None:
     with pytest.raises(ValueError, match="unknown casemapping 'unicode'"):
         get_casefold("unicode")
+
+
+@pytest.mark.parametrize("mapping", ["rfc1459", "ascii"])
+def test_a_folded_name_is_its_own_fold(mapping: str) -> None:
+    fold = get_casefold(mapping)
+    for name in ("alice", "#chan", "nick{x}", "ärger"):
+        assert fold(name) is name  # the same string: a user's name and folded name share it
+    assert fold("Alice") == "alice" and fold("Alice") is not fold("Alice")
