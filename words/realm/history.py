@@ -92,6 +92,7 @@ class Entry:
     parties: tuple[str, ...] = ()
     party: str = ""
     subject: str | None = None
+    order: int = 0  # where MemoryHistory stored it (increasing); no (order, entry) pair per record
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +444,7 @@ class MemoryHistory(History):
     def __init__(self, casefold: Callable[[str], str], retention: Retention | None = None,
                  *, private: bool = True) -> None:
         super().__init__(casefold, retention, private=private)
-        self._rings: dict[str, deque[tuple[int, Entry]]] = {}
+        self._rings: dict[str, deque[Entry]] = {}
         self._order = itertools.count(1)
         self._conversations: dict[str, set[str]] = {}  # party -> private keys
 
@@ -458,11 +459,12 @@ class MemoryHistory(History):
             ring = self._rings.get(entry.key)
             if ring is None:
                 ring = self._rings[entry.key] = deque(maxlen=self.retention.lines_for(entry.key))
-            ring.append((next(self._order), entry))
+            entry.order = next(self._order)
+            ring.append(entry)
             age = self.retention.age_for(entry.key)
             if age is not None:
                 oldest = entry.record.time - age
-                while ring and ring[0][1].record.time < oldest:
+                while ring and ring[0].record.time < oldest:
                     ring.popleft()
             for party in entry.parties:
                 self._conversations.setdefault(party, set()).add(entry.key)
@@ -470,8 +472,8 @@ class MemoryHistory(History):
     def _entries(self, keys: tuple[str, ...]) -> list[tuple[int, Entry]]:
         rings = [self._rings[key] for key in keys if key in self._rings]
         if len(rings) == 1:
-            return list(rings[0])
-        return sorted(item for ring in rings for item in ring)
+            return [(entry.order, entry) for entry in rings[0]]
+        return sorted((entry.order, entry) for ring in rings for entry in ring)
 
     async def select(self, query: Query) -> list[HistoryRecord]:
         return select_entries(self._entries(query.keys), query, time.time(), self.retention)
@@ -493,7 +495,7 @@ class MemoryHistory(History):
         now = time.time()
         for key in [*channel_keys, *private]:
             age = self.retention.age_for(key)
-            for _, entry in reversed(self._rings.get(key, ())):
+            for entry in reversed(self._rings.get(key, ())):
                 record = entry.record
                 if record.kind not in MESSAGE_KINDS or not start < record.time < end:
                     continue
@@ -508,7 +510,7 @@ class MemoryHistory(History):
 
     async def membership(self, key: str, account: str) -> tuple[bool, float | None]:
         joined, left = False, None
-        for _, entry in self._rings.get(key, ()):
+        for entry in self._rings.get(key, ()):
             if entry.subject != account:
                 continue
             kind = entry.record.kind
