@@ -8,7 +8,7 @@ the loop's table of transports, and a Task per accepted connection. An idle IRC
 client needs its socket and a few fields. Here every plain (non-TLS) listening
 socket and every connection accepted from it is registered in one `select.epoll`,
 whose own descriptor the asyncio loop watches as a single reader: a connection costs
-its socket, a `PlainTransport` of seven slots and a dict entry; readiness is kept by
+its socket, a `PlainTransport` of seven slots and a list slot; readiness is kept by
 the kernel.
 
 `PlainTransport` does what IRCConnection asks of an asyncio transport (write,
@@ -61,14 +61,22 @@ class Reactor:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._epoll = select.epoll()
-        self._handlers: dict[int, Any] = {}
+        # Handlers by descriptor number: the kernel hands out the lowest free ones, so a
+        # list indexed by them is dense (8 bytes a connection; a dict entry and its int
+        # key were 60).
+        self._handlers: list[Any] = []
+        self._count = 0
         self._stopping = False
         self._buffer = bytearray(_RECV_SIZE)  # every read lands here, then is copied out
         self._view = memoryview(self._buffer)
         loop.add_reader(self._epoll.fileno(), self._poll)
 
     def add(self, fd: int, handler: Any, mask: int) -> None:
-        self._handlers[fd] = handler
+        handlers = self._handlers
+        if fd >= len(handlers):
+            handlers.extend([None] * (fd + 1 - len(handlers)))
+        handlers[fd] = handler
+        self._count += 1
         if mask:
             self._epoll.register(fd, mask)
 
@@ -85,14 +93,18 @@ class Reactor:
     def remove(self, fd: int, mask: int) -> None:
         if mask:
             self._epoll.unregister(fd)
-        self._handlers.pop(fd, None)
-        if self._stopping and not self._handlers:
+        handlers = self._handlers
+        handlers[fd] = None
+        self._count -= 1
+        while handlers and handlers[-1] is None:
+            handlers.pop()  # the list shrinks back with the highest descriptor in use
+        if self._stopping and not self._count:
             self._close()
 
     def stop(self) -> None:
         """Close the epoll once its last socket is gone (now, if none is left)."""
         self._stopping = True
-        if not self._handlers:
+        if not self._count:
             self._close()
 
     def _close(self) -> None:
@@ -107,7 +119,7 @@ class Reactor:
             return
         handlers = self._handlers
         for fd, mask in events:
-            handler = handlers.get(fd)
+            handler = handlers[fd] if fd < len(handlers) else None
             if handler is not None:
                 handler._ready(mask)
 
