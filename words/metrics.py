@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -113,6 +114,11 @@ def render(server: IRCServer) -> str:
         f"words_event_loop_lag_seconds_summary_count {server.loop_lag_count}\n"
     )
     metric("words_start_time_seconds", "gauge", "When the server started (Unix time).", f"{server.created:.3f}")
+    metric(
+        "words_python_heap_blocks", "gauge",
+        "Memory blocks the interpreter has allocated: live objects and buffers (RSS also holds "
+        "memory the allocator keeps after they are freed).", sys.getallocatedblocks(),
+    )
     commands = sorted(server.command_counts.items())
     out.append("# HELP words_commands_total Commands dispatched, by command.\n# TYPE words_commands_total counter\n")
     out.extend(f'words_commands_total{{command="{name}"}} {count}\n' for name, count in commands)

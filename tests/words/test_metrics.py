@@ -122,6 +122,19 @@ async def test_gauges_and_counters_over_http(start_server, metrics, clients):
     assert after["words_bytes_out_total"] - quiet["words_bytes_out_total"] == 2 * line
 
 
+async def test_the_python_heap_is_counted_live(start_server, metrics):
+    server = await start_server()
+    endpoint = await metrics(server)
+    before = (await scrape(endpoint))["words_python_heap_blocks"]
+    kept = [object() for _ in range(100_000)]  # this process is the server's
+    during = (await scrape(endpoint))["words_python_heap_blocks"]
+    del kept
+    after = (await scrape(endpoint))["words_python_heap_blocks"]
+    # The server's own allocations come and go meanwhile: a tenth of margin.
+    assert during - before >= 90_000
+    assert during - after >= 90_000
+
+
 async def test_everything_but_get_metrics_is_404(start_server, metrics):
     endpoint = await metrics(await start_server())
     for request in (
