@@ -418,6 +418,9 @@ class PlainTransport:
         finally:
             self._reactor.remove(self._sock.fileno(), 0)
             self._sock.close()
+            # The protocol holds this transport: without the cycle, both go as soon as
+            # the protocol is dropped, not at the next full garbage collection.
+            self._protocol = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         state = ("open", "closing", "lost")[self._state]

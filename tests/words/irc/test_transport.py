@@ -7,11 +7,13 @@ The IRC tests run every plain-listener connection through this transport too.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import struct
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import pytest
 from support import wait_until
@@ -143,6 +145,23 @@ async def test_close_sends_what_is_buffered_then_is_lost_once(serve) -> None:
     assert server_side.events.count("lost") == 1
     transport.write(b"late")  # after the end: dropped, no error
     sock.close()
+
+
+async def test_a_lost_connection_is_freed_without_the_cycle_collector(serve) -> None:
+    listener, protocols = await serve()
+    _reader, writer = await asyncio.open_connection(*listener.sockets[0].getsockname())
+    [server_side] = await accepted(protocols)
+    writer.close()
+    await asyncio.wait_for(server_side.lost, 5)
+    await asyncio.sleep(0)  # the transport lets go of the protocol after connection_lost
+    gone = weakref.ref(server_side)
+    gc.disable()
+    try:
+        protocols.clear()
+        del server_side
+        assert gone() is None  # freed by reference counting: no transport <-> protocol cycle
+    finally:
+        gc.enable()
 
 
 async def test_abort_drops_the_buffer(serve) -> None:
