@@ -82,11 +82,21 @@ class User:
     # SHA-256 (lower-case hex) of the client certificate the front end saw at
     # sign-on (IRC over TLS), or None: NickServ CERT ADD binds it to an account.
     certificate: str | None = None
+    # The last mask made (see `mask`).
+    _mask: str = field(default="", init=False, repr=False)
 
     @property
     def mask(self) -> str:
-        """The `name!username@host` that bans and WHO masks are matched against."""
-        return f"{self.name}!{self.username}@{self.host}"
+        """The `name!username@host` that bans and WHO masks are matched against.
+
+        While it stays the same, the same string is returned: history records (a
+        join, each message, the quit) share it instead of keeping a copy each.
+        """
+        mask = f"{self.name}!{self.username}@{self.host}"
+        if mask == self._mask:
+            return self._mask
+        self._mask = mask
+        return mask
 
     @property
     def masks(self) -> tuple[str, ...]:

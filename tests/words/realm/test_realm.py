@@ -226,3 +226,13 @@ async def test_portal_login_gives_an_avatar_that_signs_on_and_logs_out(realm):
     assert user.account == "alice" and realm.find_user("ally") is user
     logout()
     assert realm.find_user("ally") is None
+
+
+def test_a_users_mask_is_one_string_while_it_stays_the_same(realm):
+    user = realm.sign_on("alice", RecordingMind(), username="~a", host="h1")
+    first = user.mask
+    assert first == "alice!~a@h1" and user.mask is first  # what history records share
+    realm.rename(user, "alicia")
+    assert user.mask == "alicia!~a@h1"
+    user.host = "h2"
+    assert user.mask == "alicia!~a@h2"
