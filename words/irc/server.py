@@ -11,7 +11,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from words import __version__
+from words import __version__, heap
 from words.config import ConfigError, load_config
 from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
@@ -37,6 +37,9 @@ log = logging.getLogger("words.irc")
 
 # How often idle and unregistered connections are checked.
 _SWEEP_SECONDS = 1.0
+# Connections closed since the last heap trim after which the sweep trims again
+# (words.heap: free memory back to the system after a crowd left; about a millisecond).
+_TRIM_AFTER_CLOSES = 1000
 # ISUPPORT tokens per 005 line (RFC 2812 practice: at most 13).
 _TOKENS_PER_LINE = 13
 # Where the nick goes in a pre-rendered welcome line (see _welcome_templates): a valid
@@ -112,6 +115,8 @@ class IRCServer:
         self.lines_out = 0
         self.bytes_out = 0
         self.sendq_disconnects = 0
+        self.heap_trims = 0
+        self._closed_at_trim = 0  # connections closed (accepted - open) at the last trim
         self.loop_lag = 0.0  # how late the last sweep ran, in seconds
         self.loop_lag_sum = 0.0
         self.loop_lag_count = 0
@@ -404,6 +409,11 @@ class IRCServer:
         limits = self.config.limits
         now = time.monotonic()
         self.conn_limits.forget_old_attempts(limits, now)
+        closed = self.connections_total - len(self.connections)
+        if closed - self._closed_at_trim >= _TRIM_AFTER_CLOSES:
+            self._closed_at_trim = closed
+            if heap.trim():
+                self.heap_trims += 1
         for conn in list(self.connections):
             if conn.closing:
                 continue
