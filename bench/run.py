@@ -38,8 +38,10 @@ SERVER_CPU = 0
 
 SCENARIOS = ("fanout", "storm", "idle", "mix")
 # words-uvloop: words with `event_loop: uvloop` (the optional extra words[uvloop]);
+# words-nohistory: words with `history: {enabled: false}` (like ngIRCd and Twisted, it
+# then keeps no record of joins and messages);
 # twisted: Twisted Words' IRC server (bench/twisted_words.py; pip install twisted).
-SERVERS = ("words", "ngircd", "words-uvloop", "twisted")
+SERVERS = ("words", "ngircd", "words-uvloop", "words-nohistory", "twisted")
 DEFAULT_SERVERS = ("words", "ngircd")
 # The storm's hashed-password phase: every client sends PASS bench:<this>, checked
 # against a password file holding words' default scrypt hash.
@@ -179,6 +181,8 @@ limits:
   flood_rate: 1000000000.0
   flood_max_queued: 100000000
 log_level: warning
+metrics:
+  listen: "{host}:{metrics_port}"
 """
 
 NGIRCD_CONFIG = """\
@@ -219,6 +223,8 @@ class Server:
         self.login_password = "bench" if kind == "twisted" else None
         # Twisted Words has no LUSERS: nothing counts the users left after a QUIT.
         self.counts_users = kind != "twisted"
+        # words serves its metrics here (words_python_heap_blocks: its live heap).
+        self.metrics_port = 0
 
     def command(self) -> list[str]:
         self.port = free_port()
@@ -229,8 +235,12 @@ class Server:
             passwd.write_text(f"{BENCH_ACCOUNT}:{DEFAULT_HASHER.hash(BENCH_PASSWORD)}\n")
             loop = "uvloop" if self.kind == "words-uvloop" else "asyncio"
             path = self.workdir / f"{self.kind}.yaml"
-            path.write_text(WORDS_CONFIG.format(host=HOST, port=self.port, passwd=passwd,
-                                                event_loop=loop))
+            self.metrics_port = free_port()
+            text = WORDS_CONFIG.format(host=HOST, port=self.port, passwd=passwd, event_loop=loop,
+                                       metrics_port=self.metrics_port)
+            if self.kind == "words-nohistory":
+                text += "history:\n  enabled: false\n"
+            path.write_text(text)
             return [sys.executable, "-m", "words", "serve", "--config", str(path)]
         if self.kind == "ngircd":
             binary = ensure_system_package("ngircd", "ngircd")
@@ -268,6 +278,19 @@ class Server:
 
     def rss_kb(self) -> int:
         return proc_rss_kb(self.pid)
+
+    def heap_blocks(self) -> int | None:
+        """words' live Python heap (its words_python_heap_blocks metric); None for the others."""
+        if not self.metrics_port:
+            return None
+        import urllib.request
+
+        url = f"http://{HOST}:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("words_python_heap_blocks "):
+                    return int(float(line.split()[1]))
+        return None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -692,21 +715,31 @@ def scenario_idle(server: Server, lg: LoadGen, sz: Sizes, log: Callable, profile
     rss_base = server.rss_kb()
     rounds = []
     for rnd in range(2):
-        before = server.rss_kb()
+        before, blocks_before = server.rss_kb(), server.heap_blocks()
         connect(lg, server, gids, set(), sz.paced_inflight)
         join(lg, {g: [f"#i{g % nch}"] for g in gids}, sz.paced_inflight)
         wait_settled(server)
         time.sleep(0.5)
-        joined = server.rss_kb()
+        joined, blocks_joined = server.rss_kb(), server.heap_blocks()
         q = quit_all(lg, server)
         wait_settled(server)
-        time.sleep(0.5)
-        after = server.rss_kb()
+        time.sleep(1.5)  # a once-a-second sweep of words runs meanwhile (it trims the heap)
+        after, blocks_after = server.rss_kb(), server.heap_blocks()
         rounds.append({"rss_before_kb": before, "rss_joined_kb": joined, "rss_after_kb": after,
-                       "users_left": q["users_left"]})
+                       "heap_blocks_before": blocks_before, "heap_blocks_joined": blocks_joined,
+                       "heap_blocks_after": blocks_after, "users_left": q["users_left"]})
         log(f"  {server.kind} idle {n} round {rnd + 1}: base {before} KB, joined {joined} KB, "
-            f"after leave {after} KB")
+            f"after leave {after} KB" + (f"; live heap blocks {blocks_before} -> {blocks_joined} "
+                                         f"-> {blocks_after}" if blocks_before is not None else ""))
     first, second = rounds
+    heap: dict[str, Any] = {}
+    if first["heap_blocks_before"] is not None:
+        # words only: how much of what the clients added is still live after they left.
+        # RSS, the figure compared between servers, also holds what the allocator keeps.
+        added = max(1, first["heap_blocks_joined"] - first["heap_blocks_before"])
+        heap = {"heap_blocks_per_client": round(added / n, 1),
+                "heap_retained_after_leave_frac": round(
+                    (first["heap_blocks_after"] - first["heap_blocks_before"]) / added, 3)}
     return {
         "clients": n, "channels": nch, "rss_baseline_kb": rss_base,
         "kb_per_client": round((first["rss_joined_kb"] - first["rss_before_kb"]) / n, 2),
@@ -714,6 +747,7 @@ def scenario_idle(server: Server, lg: LoadGen, sz: Sizes, log: Callable, profile
         "retained_after_leave_frac": round(
             (first["rss_after_kb"] - rss_base) / max(1, first["rss_joined_kb"] - rss_base), 3),
         "second_round_growth_kb": second["rss_after_kb"] - first["rss_after_kb"],
+        **heap,
         "rounds": rounds,
     }
 
@@ -877,6 +911,9 @@ ROWS = [
     ("idle", "kb_per_client", "idle KB per client", "low", "{:.2f}"),
     ("idle", "retained_after_leave_kb", "idle KB retained after all left", "low", "{:,}"),
     ("idle", "second_round_growth_kb", "idle KB growth over a 2nd round", "low", "{:,}"),
+    ("idle", "heap_blocks_per_client", "idle live heap blocks per client (words' metric)", None, "{:.1f}"),
+    ("idle", "heap_retained_after_leave_frac", "idle live heap still held after all left (share)", "low",
+     "{:.3f}"),
     ("mix", "ops_per_s", "mix operations/s (offered)", None, "{:,}"),
     ("mix", "deliveries_per_s", "mix deliveries/s", None, "{:,}"),
     ("mix", "server_cpu_frac", "mix server CPU share", "low", "{:.3f}"),
