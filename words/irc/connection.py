@@ -110,7 +110,7 @@ class IRCConnection(asyncio.Protocol):
         "_buffer", "out", "nick", "username", "realname", "password",
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
-        "_tokens", "_token_time", "_lagged", "_lag_handle", "_admission", "_discarding", "_abort_handle",
+        "_flood_until", "_lagged", "_lag_handle", "_admission", "_discarding", "_abort_handle",
         "caps", "cap_version", "sasl", "render_key", "render_variant", "_batches", "label",
         "_multiline",
     )
@@ -159,9 +159,8 @@ class IRCConnection(asyncio.Protocol):
         # handler that answers later takes it (take_label).
         self.label: str | None = None
         self.sasl: SaslSession | None = None  # an AUTHENTICATE exchange under way
-        # Input pacing: a token bucket; lines without a token wait in _lagged.
-        self._tokens = float(server.config.limits.flood_burst)
-        self._token_time = now
+        # Input pacing: a token bucket (_take_token); lines without a token wait in _lagged.
+        self._flood_until = 0.0
         self._lagged: deque[bytes] | None = None  # made on the first lagged line
         self._lag_handle: asyncio.TimerHandle | None = None
         self._admission: Admission | None = None  # what it counts against the connection caps
@@ -247,18 +246,24 @@ class IRCConnection(asyncio.Protocol):
     # -- input pacing ("fakelag") ------------------------------------------------
 
     def _take_token(self) -> bool:
+        """A token bucket of flood_burst lines refilled at flood_rate, kept as one number
+        (GCRA): `_flood_until`, when the bucket is full again. A line may pass while that
+        is at most flood_burst - 1 line intervals ahead; each line moves it one interval on."""
         if self.oper is not None:
             return True  # operators are trusted not to flood
         limits = self.server.config.limits
         now = time.monotonic()
-        self._tokens = min(
-            float(limits.flood_burst), self._tokens + (now - self._token_time) * limits.flood_rate
-        )
-        self._token_time = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
+        interval = 1.0 / limits.flood_rate
+        full_at = max(now, self._flood_until)
+        if full_at - now > (limits.flood_burst - 1) * interval:
+            return False
+        self._flood_until = full_at + interval
+        return True
+
+    def _token_wait(self) -> float:
+        """Seconds until _take_token lets a line pass again."""
+        limits = self.server.config.limits
+        return max(0.0, self._flood_until - (limits.flood_burst - 1) / limits.flood_rate - time.monotonic())
 
     def _lag(self, raw: bytes) -> None:
         """Hold a line until the bucket has a token: a flood slows down before it is cut off."""
@@ -271,15 +276,13 @@ class IRCConnection(asyncio.Protocol):
             self.close("Excess Flood")
             return
         if self._lag_handle is None:
-            delay = max(0.0, (1.0 - self._tokens) / limits.flood_rate)
-            self._lag_handle = asyncio.get_running_loop().call_later(delay, self._drain_lagged)
+            self._lag_handle = asyncio.get_running_loop().call_later(self._token_wait(), self._drain_lagged)
 
     def _drain_lagged(self) -> None:
         self._lag_handle = None
         while self._lagged and not self.closing:
             if not self._take_token():
-                delay = max(0.0, (1.0 - self._tokens) / self.server.config.limits.flood_rate)
-                self._lag_handle = asyncio.get_running_loop().call_later(delay, self._drain_lagged)
+                self._lag_handle = asyncio.get_running_loop().call_later(self._token_wait(), self._drain_lagged)
                 return
             raw = self._lagged.popleft()
             if self._logging_in or self._holds:
