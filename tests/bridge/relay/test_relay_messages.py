@@ -121,6 +121,41 @@ async def test_irc_formatting_is_stripped_for_xmpp(two_pairs):
     assert await carol.next_message() == ("irc", "<alice> bold and red italic")
 
 
+async def test_custom_formats_and_no_highlight_breaking_in_one_pair_only(
+        server, prosody, start_relay, connect, xmpp_user):
+    room_a, room_b = fresh_room(prosody, "a"), fresh_room(prosody, "b")
+    await start_relay(relay_config(server.port, prosody, [
+        {"channel": "#a", "room": room_a, "irc_message": "[{nick}] {text}",
+         "irc_action": "{nick} {text} (xmpp)", "xmpp_message": "{nick} on IRC: {text}",
+         "xmpp_action": "/me {nick}@irc {text}", "break_highlights": False},
+        {"channel": "#b", "room": room_b},  # the defaults
+    ]))
+    alice, bob = await connect("alice"), await connect("bob")
+    await join(alice, "#a")
+    await join(bob, "#b")
+    carol = await xmpp_user("carol", room_a)
+    dave = await xmpp_user("dave", room_b)
+
+    carol.say("hello alice")
+    carol.say("/me waves")
+    carol.say("two\nlines")
+    # Exactly these: the nick as it is (no zero-width space), each line formatted.
+    assert [(await alice.expect("PRIVMSG", "#a")).params[1] for _ in range(4)] == [
+        "[carol] hello alice", "\x01ACTION carol waves (xmpp)\x01", "[carol] two",
+        "[carol] lines"]
+    await alice.send("PRIVMSG #a :hello carol")
+    await alice.send("PRIVMSG #a :\x01ACTION nods\x01")
+    assert await carol.next_message() == ("irc", "alice on IRC: hello carol")
+    assert await carol.next_message() == ("irc", "/me alice@irc nods")
+
+    # The other pair keeps the defaults.
+    dave.say("hello bob")
+    assert (await bob.expect("PRIVMSG", "#b")).params[1] == f"<d{ZWSP}ave> hello bob"
+    await bob.send("PRIVMSG #b :\x01ACTION nods\x01")
+    assert await dave.next_message() == ("irc", "/me bob nods")
+    assert await relayed_privmsgs(alice, "#a") == []
+
+
 async def test_join_part_notices_only_where_asked(server, prosody, start_relay, connect,
                                                   xmpp_user):
     room_a, room_b = fresh_room(prosody, "a"), fresh_room(prosody, "b")
