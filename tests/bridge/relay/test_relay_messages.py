@@ -202,6 +202,43 @@ async def test_join_part_notices_only_where_asked(server, prosody, start_relay, 
             and m.params[0] == "#b"] == []
 
 
+async def test_kick_notices_both_ways_only_where_asked(server, prosody, start_relay, connect,
+                                                       xmpp_user):
+    room_a, room_b = fresh_room(prosody, "a"), fresh_room(prosody, "b")
+    # Each side's kicker is there first: alice is op in #a and #b, olga owns room a, dave b.
+    alice = await connect("alice")
+    await join(alice, "#a", "#b")
+    olga = await xmpp_user("olga", room_a)
+    dave = await xmpp_user("dave", room_b)
+    await start_relay(relay_config(server.port, prosody, [
+        {"channel": "#a", "room": room_a, "join_part": True},
+        {"channel": "#b", "room": room_b},
+    ]))
+    bob = await connect("bob")
+    await join(bob, "#a", "#b")
+    assert await olga.next_message() == ("irc", "* bob joined #a")
+    await alice.send("KICK #a bob :flooding")
+    assert await olga.next_message() == ("irc", "* bob was kicked from #a by alice (flooding)")
+    await alice.send("KICK #b bob :not relayed")
+    await alice.expect("KICK", "#b", "bob")
+
+    erin = await xmpp_user("erin", room_a)
+    assert (await alice.expect("NOTICE", "#a")).params[1] == f"* e{ZWSP}rin joined {room_a}"
+    await olga.client.plugin["xep_0045"].set_role(room_a, erin.nick, "none", reason="spam")
+    msg = await alice.expect("NOTICE", "#a")
+    assert (msg.nick, msg.params[1]) == ("relay", f"* e{ZWSP}rin was kicked from {room_a} (spam)")
+    frank = await xmpp_user("frank", room_b)
+    await dave.client.plugin["xep_0045"].set_role(room_b, frank.nick, "none", reason="quiet")
+
+    # Pair b relays no kicks: dave's next message and alice's next line in #b are markers.
+    await alice.send("PRIVMSG #b :marker")
+    assert await dave.next_message() == ("irc", "<alice> marker")
+    dave.say("marker too")
+    assert (await alice.expect("PRIVMSG", "#b")).params[1] == f"<d{ZWSP}ave> marker too"
+    assert [m.to_line() for m in alice.received if m.command == "NOTICE"
+            and m.params[0] == "#b"] == []
+
+
 async def test_topic_and_subject_sync_when_on(server, prosody, start_relay, connect, xmpp_user):
     room_a, room_b = fresh_room(prosody, "a"), fresh_room(prosody, "b")
     relay = await start_relay(relay_config(server.port, prosody, [
