@@ -63,9 +63,10 @@ async def test_the_server_password_logs_the_relay_in(start_server, prosody, star
     assert (await alice.expect("PRIVMSG", "#a")).params[1] == f"<c{ZWSP}arol> and back"
 
 
-@pytest.mark.parametrize("password", ["wrong", None])
+@pytest.mark.parametrize(("password", "refusal"), [("wrong", "password incorrect"),
+                                                 (None, "password required")])
 async def test_a_refused_server_password_stops_the_whole_relay(start_server, prosody, caplog,
-                                                               password):
+                                                               password, refusal):
     server = await start_server(auth=("memory:relay:right",))
     irc = {"password": password} if password else {}
     relay = Relay(parse_config(relay_config(server.port, prosody, [
@@ -74,8 +75,8 @@ async def test_a_refused_server_password_stops_the_whole_relay(start_server, pro
     # 1 after one connection, not a reconnect loop; the XMPP side is stopped too.
     assert await asyncio.wait_for(relay.run(), 20) == 1
     client = relay.irc["local"]
-    assert (client.connections, client.fatal_error) == (1, "password incorrect")
-    assert "IRC network local: password incorrect" in caplog.messages
+    assert (client.connections, client.fatal_error) == (1, refusal)
+    assert f"IRC network local: {refusal}" in caplog.messages
     assert relay.xmpp["main"].stopping
     assert not any("reconnecting" in m for m in caplog.messages)
 
