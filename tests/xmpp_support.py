@@ -18,6 +18,8 @@ from pathlib import Path
 from support import ensure_system_package, free_port, wait_for_port
 
 DOMAIN = "localhost"
+# A second host, for users of a domain other than the gateway's trusted one.
+OTHER_DOMAIN = "elsewhere.localhost"
 MUC_DOMAIN = "conference.localhost"
 COMPONENT_DOMAIN = "irc.localhost"
 
@@ -43,6 +45,8 @@ authentication = "internal_hashed"
 storage = "internal"
 
 VirtualHost "{domain}"
+
+VirtualHost "{other_domain}"
 
 Component "{muc_domain}" "muc"
     modules_enabled = {{ "muc_mam" }}
@@ -80,8 +84,9 @@ class ProsodyServer:
         self.config_path = self.workdir / "prosody.cfg.lua"
         self.config_path.write_text(CONFIG.format(
             workdir=self.workdir, c2s_port=self.c2s_port, component_port=self.component_port,
-            domain=DOMAIN, muc_domain=MUC_DOMAIN, component_domain=COMPONENT_DOMAIN,
-            secret=secret, direct_tls_port=self.direct_tls_port or "", tls=tls,
+            domain=DOMAIN, other_domain=OTHER_DOMAIN, muc_domain=MUC_DOMAIN,
+            component_domain=COMPONENT_DOMAIN, secret=secret,
+            direct_tls_port=self.direct_tls_port or "", tls=tls,
             tls_module=', "tls"' if certificate else "",
         ))
         self.proc: subprocess.Popen | None = None
@@ -111,13 +116,13 @@ class ProsodyServer:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def register(self, user: str, password: str) -> str:
-        """Create `user@localhost` (works whether Prosody runs or not); returns the JID."""
+    def register(self, user: str, password: str, domain: str = DOMAIN) -> str:
+        """Create `user@domain` (works whether Prosody runs or not); returns the JID."""
         subprocess.run(
-            [self.ctl, "--config", str(self.config_path), "register", user, DOMAIN, password],
+            [self.ctl, "--config", str(self.config_path), "register", user, domain, password],
             check=True, capture_output=True, timeout=30,
         )
-        return f"{user}@{DOMAIN}"
+        return f"{user}@{domain}"
 
     def log_text(self) -> str:
         path = self.workdir / "prosody.log"
@@ -139,9 +144,10 @@ def loopback_client(jid: str, password: str):
     return client
 
 
-async def connect_client(prosody: ProsodyServer, user: str, password: str, timeout: float = 10.0):
-    """A logged-in slixmpp client for `user@localhost` (registered first)."""
-    jid = prosody.register(user, password)
+async def connect_client(prosody: ProsodyServer, user: str, password: str, timeout: float = 10.0,
+                         domain: str = DOMAIN):
+    """A logged-in slixmpp client for `user@domain` (registered first)."""
+    jid = prosody.register(user, password, domain)
     client = loopback_client(jid, password)
     session = asyncio.get_running_loop().create_future()
     client.add_event_handler("session_start", lambda _: session.done() or session.set_result(None))
@@ -164,6 +170,6 @@ async def disconnect_client(client, timeout: float = 5.0) -> None:
 
 
 __all__ = [
-    "COMPONENT_DOMAIN", "DOMAIN", "MUC_DOMAIN", "ProsodyServer", "connect_client",
+    "COMPONENT_DOMAIN", "DOMAIN", "MUC_DOMAIN", "OTHER_DOMAIN", "ProsodyServer", "connect_client",
     "disconnect_client", "loopback_client",
 ]

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from gateway_support import join
 from slixmpp.exceptions import IqError, PresenceError
+from xmpp_support import OTHER_DOMAIN
 
 from words.cred import PasswordHasher
 
@@ -76,10 +77,20 @@ async def test_linking_is_throttled_like_irc_logins(gateway_server, xmpp_user):
 
 
 async def test_a_trusted_domain_is_its_accounts_and_guests_have_none(gateway_server, xmpp_user):
-    server = await gateway_server(trusted_domains=("localhost",))
+    server = await gateway_server(trusted_domains=("localhost",))  # unknown_jids: guest
     erin = await xmpp_user("erin")
     await join(erin, "#trust", "erin")
+    # Her account by the domain's rule, though it was never registered.
     assert server.realm.find_user("erin").account == erin.boundjid.user
+    assert await server.realm.accounts.get(erin.boundjid.user) is None
+    # A JID of another domain is no account, even with the same local part: a guest.
+    guest = await xmpp_user("erin", domain=OTHER_DOMAIN)
+    assert guest.boundjid.bare == f"{guest.boundjid.user}@{OTHER_DOMAIN}"
+    result = await join(guest, "#trust", "guest")
+    assert result.presence["muc"]["status_codes"] == {110}
+    user = server.realm.find_user("guest")
+    assert user.account is None
+    assert (user.username, user.host) == (guest.boundjid.user, OTHER_DOMAIN)
 
 
 async def test_guests_join_without_an_account(gateway_server, xmpp_user):

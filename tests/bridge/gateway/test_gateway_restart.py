@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -63,20 +64,27 @@ async def test_a_restart_within_the_grace_time_is_invisible_on_irc(start_server,
 
 
 async def test_past_the_grace_time_xmpp_users_quit(start_server, own_prosody):
-    server = await start_server(xmpp=gateway_config(own_prosody, grace_seconds=0.5))
+    grace = 1.0
+    server = await start_server(xmpp=gateway_config(own_prosody, grace_seconds=grace))
     gateway = server.gateway
     await gateway.wait_connected(15)
     bob = await RawClient.connect(server.port)
     await bob.register("bob")
     await irc_join(bob, "#outage")
     alice = await xmpp_client(own_prosody, "alice")
+    loop = asyncio.get_running_loop()
     try:
         await join(alice, "#outage", "alice")
         await bob.expect("JOIN")
+        # stop() blocks this loop until Prosody is gone: the gateway hears of the drop
+        # only after `dropped`, so its grace cannot have started earlier.
         own_prosody.stop()
+        dropped = loop.time()
+        assert [m.command for m in await bob.until_pong()] == []  # not at once
         # Prosody may tell the gateway first (the client was disconnected) or not
         # (the link went down first): either way she leaves once the grace is over.
-        gone = await bob.read_message()
+        gone = await bob.read_message(timeout=grace + 10)
+        assert loop.time() - dropped >= grace
         assert gone.source.startswith("alice!")
         assert (gone.command, gone.params) in (
             ("PART", ["#outage", "Disconnected: Received SIGTERM"]),
