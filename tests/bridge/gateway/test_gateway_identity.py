@@ -76,6 +76,26 @@ async def test_linking_is_throttled_like_irc_logins(gateway_server, xmpp_user):
     assert throttled.value.condition == "resource-constraint"
 
 
+async def test_one_jid_trying_many_account_names_is_throttled(gateway_server, xmpp_user):
+    server = await gateway_server(unknown_jids="refuse",
+                                  limits={"login_failures_per_address": 3})
+    await server.realm.accounts.create("hana", PasswordHasher(ln=4).hash("hanapass1"))
+    mallory = await xmpp_user("mallory")
+    for name in ("hana1", "hana2", "hana3"):  # a new name each time: no account's limit
+        with pytest.raises(IqError) as wrong:
+            await register(mallory, name, "guess")
+        assert wrong.value.condition == "not-authorized"
+    with pytest.raises(IqError) as throttled:
+        await register(mallory, "hana", "hanapass1")  # right, but this JID is blocked
+    assert throttled.value.condition == "resource-constraint"
+    assert throttled.value.text == "Too many failed logins; try again later"
+    assert await server.realm.accounts.account_for_jid(mallory.boundjid.bare) is None
+    # Per JID: another JID links the same account with its password.
+    hana = await xmpp_user("hana")
+    await register(hana, "hana", "hanapass1")
+    assert await server.realm.accounts.account_for_jid(hana.boundjid.bare) == "hana"
+
+
 async def test_a_trusted_domain_is_its_accounts_and_guests_have_none(gateway_server, xmpp_user):
     server = await gateway_server(trusted_domains=("localhost",))  # unknown_jids: guest
     erin = await xmpp_user("erin")

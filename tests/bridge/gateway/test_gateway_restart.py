@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import re
 
 import pytest
 from gateway_support import Inbox, gateway_config, join, room
@@ -147,3 +149,36 @@ async def test_a_wrong_secret_is_logged_and_retried(start_server, prosody, caplo
         lambda: sum("reconnecting to" in r.getMessage() for r in caplog.records) >= 2,
         "a second attempt")
     assert not server.gateway.connected.is_set()
+
+
+async def test_the_reconnect_wait_doubles_up_to_the_maximum_and_starts_over(
+        start_server, own_prosody, caplog):
+    caplog.set_level(logging.INFO, "bridge.gateway")
+    own_prosody.stop()  # its ports stay known and closed: each attempt is refused
+    server = await start_server(xmpp=gateway_config(own_prosody, reconnect_min=0.2,
+                                                    reconnect_max=0.8))
+    gateway = server.gateway
+
+    def records(text: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if text in r.getMessage()]
+
+    await wait_until(lambda: len(records("cannot connect")) >= 5, "five refused attempts",
+                     timeout=30)
+    waits = [float(re.search(r" in ([\d.]+)s$", r.getMessage()).group(1))
+             for r in records("reconnecting to")]
+    assert waits[:5] == [0.2, 0.4, 0.8, 0.8, 0.8]
+    # Lower bounds only: an attempt never comes before its wait is over (a loaded
+    # machine only makes the gaps longer). 10 ms for the clocks' rounding.
+    failed = [r.created for r in records("cannot connect")]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(failed)]
+    for gap, wait in zip(gaps[:4], waits):
+        assert gap >= wait - 0.01, (gaps, waits)
+
+    # Once a link was up, the next wait starts over from reconnect_min.
+    own_prosody.start()
+    await gateway.wait_connected(15)
+    caplog.clear()
+    gateway.xmpp.abort()
+    await wait_until(lambda: records("reconnecting to"), "the retry after the drop")
+    assert records("reconnecting to")[0].getMessage().endswith(" in 0.2s")
+    await gateway.wait_connected(15)
