@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import irc_nick, nick_candidates, unescape_node
+from bridge.gateway.history import send_history, wanted
 from bridge.gateway.rich import degrade
 from bridge.gateway.session import Batch, Room, XMPPSession
-from bridge.gateway.text import irc_lines, irc_to_xmpp, is_ctcp, one_line, xmpp_to_irc
+from bridge.gateway.text import irc_lines, one_line, xmpp_to_irc
 from words.irc.handlers.channels import valid_channel_name
 from words.realm import DuplicateUser
 from words.realm.errors import (
@@ -227,35 +228,9 @@ class Muc:
         return None
 
     async def _after_join(self, room: Room, resource: str, history: Any) -> None:
-        """Recent history (with <delay>), then the subject, to one client."""
-        limit = self.gw.xmpp_config.history
-        if history is not None and history.get("maxstanzas", "").isdecimal():
-            limit = min(limit, int(history.get("maxstanzas")))
-        if limit > 0:
-            await self.send_history(room, resource, limit)
+        """Recent history (with <delay>, as the client's <history/> asks), then the subject."""
+        await send_history(self.gw, room, resource, wanted(history, self.gw.xmpp_config.history))
         self.gw.send_subject(room, {resource})
-
-    async def send_history(self, room: Room, resource: str, limit: int) -> None:
-        """The room's recent messages, each with <delay> (needs the realm's history)."""
-        gw = self.gw
-        history = getattr(gw.realm, "history", None)
-        if history is None:
-            return  # no history kept: the join goes on without it
-        records = await history.latest(room.group.name, limit,
-                                       kinds=frozenset({"message", "notice"}))
-        xmpp, room_jid = gw.xmpp, room.resources[resource]
-        if xmpp is None:
-            return
-        for record in records:
-            if not record.action and is_ctcp(record.text):
-                continue
-            text = irc_to_xmpp(record.text, gw.xmpp_config.formatting)
-            body = f"/me {text}" if record.action else text
-            stanza = S.message(xmpp, room.occupant(resource, record.sender or gw.config.server_name),
-                               resource, "groupchat", body, record.msgid)
-            stanza.xml.append(S.delay(room_jid, record.time))
-            stanza.xml.append(S.stanza_id(record.msgid, room_jid))
-            stanza.send()
 
     def _leave(self, pres: Any, channel: str, *, lost: bool) -> None:
         gw = self.gw
