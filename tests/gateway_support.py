@@ -1,4 +1,4 @@
-"""Helpers of the gateway tests: an inbox of stanzas to wait on, joining rooms."""
+"""Helpers of the gateway tests: an inbox of stanzas to wait on, joining rooms, linking."""
 
 from __future__ import annotations
 
@@ -99,6 +99,22 @@ MUC_USER = "{http://jabber.org/protocol/muc#user}"
 def item_of(presence):
     """The <item/> of a room presence's muc#user payload."""
     return presence.xml.find(f"{MUC_USER}x/{MUC_USER}item")
+
+
+async def register(client, username: str | None, password: str | None, remove: bool = False):
+    """XEP-0077 with the component: link the client's JID (or, with `remove`, unlink it)."""
+    import xml.etree.ElementTree as ET
+
+    ns = "{jabber:iq:register}"
+    iq = client.make_iq_set(ito="irc.localhost")
+    query = ET.Element(f"{ns}query")
+    if remove:
+        ET.SubElement(query, f"{ns}remove")
+    else:
+        ET.SubElement(query, f"{ns}username").text = username
+        ET.SubElement(query, f"{ns}password").text = password
+    iq.append(query)
+    return await iq.send(timeout=10)
 
 
 def gateway_config(prosody, **overrides) -> XMPP:

@@ -43,6 +43,7 @@ _CONTACTS = 100
 
 class Gateway:
     def __init__(self, config: Config, realm: WordsRealm, portal: Portal) -> None:
+        from bridge.gateway.commands import Commands
         from bridge.gateway.disco import Disco
         from bridge.gateway.identity import Identity
         from bridge.gateway.muc import Muc
@@ -65,6 +66,7 @@ class Gateway:
         self.muc = Muc(self)
         self.identity = Identity(self)
         self.disco = Disco(self)
+        self.commands = Commands(self)
         self.link = ComponentLink(config.xmpp, self._setup, self._link_up, self._link_down)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -124,6 +126,7 @@ class Gateway:
         for payload, handler in iqs:
             xmpp.register_handler(Callback(f"gateway {payload}", MatchXPath(f"{{{ns}}}iq/{payload}"),
                                            handler))
+        self.commands.setup(xmpp)
 
     def _link_up(self, xmpp: Any) -> None:
         if self._grace is not None:

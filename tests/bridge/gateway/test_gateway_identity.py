@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
-from gateway_support import join
+from gateway_support import join, register
 from slixmpp.exceptions import IqError, PresenceError
 from xmpp_support import OTHER_DOMAIN
 
 from words.cred import PasswordHasher
 
 REGISTER = "{jabber:iq:register}"
-
-
-async def register(client, username: str | None, password: str | None, remove: bool = False):
-    iq = client.make_iq_set(ito="irc.localhost")
-    query = ET.Element(f"{REGISTER}query")
-    if remove:
-        ET.SubElement(query, f"{REGISTER}remove")
-    else:
-        ET.SubElement(query, f"{REGISTER}username").text = username
-        ET.SubElement(query, f"{REGISTER}password").text = password
-    iq.append(query)
-    return await iq.send(timeout=10)
 
 
 async def test_unknown_jids_are_refused_until_linked_with_the_right_password(
