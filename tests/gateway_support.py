@@ -68,6 +68,18 @@ class Inbox:
         self.stanzas.clear()
 
 
+async def irc_client(server, nick: str, *channels: str):
+    """A raw IRC client of `server`, registered as `nick` and in `channels`."""
+    from support import RawClient
+    from support import join as irc_join
+
+    client = await RawClient.connect(server.port)
+    await client.register(nick)
+    if channels:
+        await irc_join(client, *channels)
+    return client
+
+
 def room(channel: str) -> str:
     return f"{channel}@irc.localhost"
 

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from gateway_support import join, room
+from gateway_support import irc_client, join, room
 from slixmpp.exceptions import PresenceError
-from support import RawClient
 from support import join as irc_join
 
 DISCO_ITEMS = "{http://jabber.org/protocol/disco#items}"
 
-
-async def irc_client(server, nick: str) -> RawClient:
-    client = await RawClient.connect(server.port)
-    await client.register(nick)
-    return client
 
 
 async def disco_items(client) -> list[tuple[str, str]]:

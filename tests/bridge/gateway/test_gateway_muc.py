@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway_support import MUC_USER, item_of, join, room, subject_of
-from support import RawClient
+from gateway_support import MUC_USER, irc_client, item_of, join, room, subject_of
 from support import join as irc_join
 from xmpp_support import disconnect_client, loopback_client
-
-
-async def irc_client(server, nick: str) -> RawClient:
-    client = await RawClient.connect(server.port)
-    await client.register(nick)
-    return client
 
 
 async def test_join_both_ways_and_messages_with_ids(gateway_server, xmpp_user):

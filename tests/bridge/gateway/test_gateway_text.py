@@ -7,24 +7,17 @@ import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from gateway_support import join, room
+from gateway_support import irc_client, join, room
 from slixmpp.plugins import xep_0082
 from support import RawClient, wait_until
-from support import join as irc_join
 
 SID = "{urn:xmpp:sid:0}"
 
 
-async def irc(server, nick: str, channel: str) -> RawClient:
-    client = await RawClient.connect(server.port)
-    await client.register(nick)
-    await irc_join(client, channel)
-    return client
-
 
 async def test_recent_history_comes_with_delay_before_the_subject(gateway_server, xmpp_user):
     server = await gateway_server(history=2)
-    bob = await irc(server, "bob", "#past")
+    bob = await irc_client(server, "bob", "#past")
     try:
         for text in ("one", "two", "\x01ACTION three\x01"):
             await bob.send(f"PRIVMSG #past :{text}")
@@ -58,7 +51,7 @@ async def said_in(server, bob: RawClient, channel: str, texts: list[str]) -> lis
 async def test_the_clients_history_request_is_honoured(gateway_server, xmpp_user):
     """XEP-0045 7.2.15: maxchars (0: none), maxstanzas, seconds, since."""
     server = await gateway_server()
-    bob = await irc(server, "bob", "#asked")
+    bob = await irc_client(server, "bob", "#asked")
     texts = ["old", *(f"{n} " + "x" * 400 for n in (1, 2, 3))]
     try:
         times = await said_in(server, bob, "#asked", texts)
@@ -86,8 +79,8 @@ async def test_history_on_join_is_what_chathistory_latest_gives(
         gateway_server, xmpp_user, tmp_path):
     """On the SQL realm: the same bodies, in the same order, stanza-ids the IRC msgids."""
     server = await gateway_server(config={"database": f"sqlite:///{tmp_path / 'words.db'}"})
-    bob = await irc(server, "bob", "#logged")
-    carol = await irc(server, "carol", "#logged")
+    bob = await irc_client(server, "bob", "#logged")
+    carol = await irc_client(server, "carol", "#logged")
     try:
         for n in range(6):  # one at a time: two connections' lines have no order
             sender = bob if n % 2 else carol
@@ -122,7 +115,7 @@ async def test_history_on_join_is_what_chathistory_latest_gives(
 
 async def test_formatting_is_styling_both_ways(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#style")
+    bob = await irc_client(server, "bob", "#style")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#style", "alice")
@@ -137,7 +130,7 @@ async def test_formatting_is_styling_both_ways(gateway_server, xmpp_user):
 
 async def test_formatting_can_be_stripped(gateway_server, xmpp_user):
     server = await gateway_server(formatting="strip")
-    bob = await irc(server, "bob", "#plain")
+    bob = await irc_client(server, "bob", "#plain")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#plain", "alice")
@@ -156,7 +149,7 @@ def child(msg, tag: str, **attrs) -> ET.Element:
 
 async def test_corrections_replies_and_reactions_become_explicit_text(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#rich")
+    bob = await irc_client(server, "bob", "#rich")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#rich", "alice")
@@ -194,7 +187,7 @@ async def test_corrections_replies_and_reactions_become_explicit_text(gateway_se
 
 async def test_control_characters_never_reach_the_xml_stream(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#ctl")
+    bob = await irc_client(server, "bob", "#ctl")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#ctl", "alice")
@@ -217,7 +210,7 @@ async def test_control_characters_never_reach_the_xml_stream(gateway_server, xmp
 
 async def test_xmpp_text_for_one_line_irc_fields_stays_one_line(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#lines")
+    bob = await irc_client(server, "bob", "#lines")
     try:
         await bob.send("MODE #lines -t")
         await bob.expect("MODE")
