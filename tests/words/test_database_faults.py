@@ -428,3 +428,79 @@ def test_a_refused_postgresql_row_is_not_logged(postgres_url, caplog):
     shown = "".join(traceback.format_exception(raised.value))
     for secret in (row["password_hash"], row["scram"], "Failing row"):
         assert secret not in caplog.text and secret not in shown
+
+
+# -- K-lines and D-lines set and lifted while the database is away -------------------------
+
+
+@contextlib.asynccontextmanager
+async def database_away(backend: str, db: Path, postgres):
+    """The SQLite file made unwritable, or the PostgreSQL server stopped, inside the block."""
+    if backend == "sqlite":
+        with unwritable(db):
+            yield
+        return
+    await asyncio.to_thread(postgres.halt)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(postgres.resume)
+
+
+async def oper_notice(client: RawClient, line: str) -> str:
+    await client.send(line)
+    return (await client.expect("NOTICE")).params[-1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_bans_changed_while_the_database_is_away_are_stored_when_it_is_back(
+        start_server, tmp_path, request, caplog, backend):
+    from words.config import Oper
+    from words.cred import PasswordHasher
+
+    db, postgres = tmp_path / "words.db", None
+    if backend == "sqlite":
+        url = f"sqlite:///{db}"
+    else:
+        postgres = request.getfixturevalue("own_postgres")
+        url = fresh_postgres_database(postgres.url)
+    opers = (Oper("root", PasswordHasher.from_config({"ln": 4}).hash("sesame"), hosts=("*@127.0.0.1",)),)
+    server = await start_server(opers=opers, database=url)
+    boss = await registered(server.port, "boss")
+    try:
+        await boss.send("OPER root sesame")
+        await boss.expect("381")
+        assert await oper_notice(boss, "KLINE *@127.0.0.7 :lifted in the outage") == (
+            "*** K-line added for *@127.0.0.7 permanently: lifted in the outage")
+        assert await server.realm.flush(timeout=5)
+        caplog.set_level("INFO", logger="words.irc")
+
+        async with database_away(backend, db, postgres):
+            assert await oper_notice(boss, "KLINE 1d ~bob@127.0.0.4 :set in the outage") == (
+                "*** K-line added for ~bob@127.0.0.4 for 1d: set in the outage (in force now; the "
+                "database is unavailable, so it is stored when it is back, unless the server stops first)")
+            assert await oper_notice(boss, "DLINE 127.0.0.6 :no") == (
+                "*** D-line added for 127.0.0.6 permanently: no (in force now; the database is "
+                "unavailable, so it is stored when it is back, unless the server stops first)")
+            assert await oper_notice(boss, "UNKLINE *@127.0.0.7") == (
+                "*** K-line for *@127.0.0.7 removed (lifted now; the database is unavailable, so the "
+                "removal is stored when it is back, unless the server stops first)")
+            # In force at once.
+            refused = RawClient(*await asyncio.open_connection("127.0.0.1", server.port,
+                                                                local_addr=("127.0.0.6", 0)))
+            assert (await refused.expect("ERROR")).params[0].endswith("(D-lined: no)")
+            await refused.close()
+            assert server.realm.pending_writes >= 3
+            assert not await server.realm.flush(timeout=0.3)
+
+        assert await server.realm.flush(timeout=15)
+    finally:
+        await boss.close()
+    assert "the K-line ~bob@127.0.0.4 waits for the database" in caplog.text
+    assert "the removal of the K-line *@127.0.0.7 is stored now" in caplog.text
+    await server.stop()
+    await server.realm.close()
+
+    again = await start_server(opers=opers, database=url)
+    assert [b.mask for b in again.bans.active("k")] == ["~bob@127.0.0.4"]
+    assert [b.mask for b in again.bans.active("d")] == ["127.0.0.6"]

@@ -173,6 +173,9 @@ def handle_restart(conn: IRCConnection, msg: Message) -> None:
 
 # -- K-lines and D-lines ---------------------------------------------------------------
 
+# What an oper hears of a ban change made while the database is away.
+_WAITING = "the database is unavailable, so {} is stored when it is back, unless the server stops first"
+
 
 def _ban_args(conn: IRCConnection, msg: Message) -> tuple[int | None, str, str] | None:
     """[duration] mask [:reason] -> (seconds or None, mask, reason); 461 and None if no mask."""
@@ -249,11 +252,15 @@ async def _add_ban(conn: IRCConnection, kind: str, mask: str, reason: str, durat
     name = f"{kind.upper()}-line"
     how_long = f"for {format_duration(duration)}" if duration else "permanently"
     conn.log.info("%s %s %s by %s: %s", name, mask, how_long, _who(conn), reason)
-    error = await server.bans.add(ban)
+    stored = await server.bans.add(ban)
     if conn.closing:
         return
-    if error is not None:
-        conn.notice(f"*** {name} for {mask} is in force but could not be stored (lost at restart): {error}")
+    if stored.state == "refused":
+        conn.notice(f"*** {name} for {mask} is in force but could not be stored (lost at restart): "
+                    f"{stored.error}")
+    elif stored.state == "waiting":
+        conn.notice(f"*** {name} added for {mask} {how_long}: {reason} (in force now; "
+                    f"{_WAITING.format('it')})")
     else:
         conn.notice(f"*** {name} added for {mask} {how_long}: {reason}")
     _enforce(conn, ban)
@@ -297,14 +304,17 @@ def handle_undline(conn: IRCConnection, msg: Message) -> None:
 
 async def _remove_ban(conn: IRCConnection, kind: str, mask: str) -> None:
     name = f"{kind.upper()}-line"
-    found, error = await conn.server.bans.remove(kind, mask)
+    found, stored = await conn.server.bans.remove(kind, mask)
     if found:
         conn.log.info("%s %s removed by %s", name, mask, _who(conn))
     if conn.closing:
         return
     if not found:
         conn.notice(f"*** No {name} for {mask}")
-    elif error is not None:
-        conn.notice(f"*** {name} for {mask} is lifted but could not be removed from the database: {error}")
+    elif stored.state == "refused":
+        conn.notice(f"*** {name} for {mask} is lifted but could not be removed from the database: "
+                    f"{stored.error}")
+    elif stored.state == "waiting":
+        conn.notice(f"*** {name} for {mask} removed (lifted now; {_WAITING.format('the removal')})")
     else:
         conn.notice(f"*** {name} for {mask} removed")
