@@ -939,7 +939,15 @@ class IRCConnection(asyncio.Protocol):
             return False
         if "o" in group.members.get(user, ""):
             return True
-        return self.oper is not None and self.oper.override
+        return self.overrides(group, "acts as channel operator")
+
+    def overrides(self, group: Group, what: str) -> bool:
+        """May this oper pass `group`'s rules (its block's `override: true`)? Logged when so."""
+        oper = self.oper
+        if oper is None or not oper.override:
+            return False
+        self.log.info("oper override by %s (oper %s): %s on %s", self.nick, oper.name, what, group.name)
+        return True
 
     def __repr__(self) -> str:
         return f"<IRCConnection #{self.conn_id} {self.nick or '*'} {self.peer_host}:{self.peer_port}>"

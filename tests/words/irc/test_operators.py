@@ -467,3 +467,122 @@ async def test_restart_is_refused_when_only_die_is_allowed(tmp_path, words_proce
         assert proc.poll() is None
     finally:
         await alice.close()
+
+
+# -- what opers do is logged -------------------------------------------------------------
+
+
+def oper_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "words.irc"]
+
+
+async def test_kill_wallops_unkline_and_undline_are_logged(connect, caplog):
+    caplog.set_level(logging.INFO, logger="words.irc")
+    alice, bob = await connect("alice"), await connect("bob")
+    await oper_up(alice)
+    await alice.send("WALLOPS :maintenance at noon")
+    await alice.send("KLINE *@10.1.1.1 :x")
+    await alice.send("DLINE 10.2.0.0/16 :y")
+    await alice.send("UNKLINE *@10.1.1.1")
+    await alice.send("UNDLINE 10.2.0.0/16")
+    await alice.send("UNKLINE *@10.3.3.3")  # none: nothing lifted, nothing logged
+    await alice.send("KILL bob :spamming")
+    assert await bob.closed()
+    await alice.until_pong()
+    lines = oper_lines(caplog)
+    for line in ("WALLOPS by alice (oper root): maintenance at noon",
+                 "K-line *@10.1.1.1 removed by alice (oper root)",
+                 "D-line 10.2.0.0/16 removed by alice (oper root)",
+                 "KILL bob by alice (oper root): spamming"):
+        assert line in lines, (line, lines)
+    assert not [line for line in lines if "10.3.3.3" in line]
+
+
+async def test_rehash_is_logged(rehash_server, caplog):
+    caplog.set_level(logging.INFO, logger="words.irc")
+    alice = await RawClient.connect(rehash_server.port)
+    try:
+        await alice.register("alice")
+        await oper_up(alice)
+        await alice.send("REHASH")
+        await alice.expect("382")
+        rehash_server.config_path.write_text("limits: {nicklen: -3}\n")
+        await alice.send("REHASH")
+        await alice.expect("NOTICE")
+    finally:
+        await alice.close()
+    lines = oper_lines(caplog)
+    assert lines.count("REHASH by alice (oper root)") == 2
+    assert f"configuration reloaded from {rehash_server.config_path}" in lines
+    assert any(line.startswith("REHASH refused: ") and "limits.nicklen: must be at least 1" in line
+               for line in lines), lines
+
+
+@pytest.mark.parametrize("command", ["DIE", "RESTART"])
+async def test_die_and_restart_are_logged(start_server, command, caplog):
+    caplog.set_level(logging.INFO, logger="words.irc")
+    server = await start_server(opers=OPERS, allow_die=True, allow_restart=True)
+    alice = await RawClient.connect(server.port)
+    try:
+        await alice.register("alice")
+        await oper_up(alice)
+        await alice.send(command)
+        await alice.until_pong()
+    finally:
+        await alice.close()
+    assert server.shutdown_requested.is_set() and server.restart_requested == (command == "RESTART")
+    assert f"{command} by alice (oper root)" in oper_lines(caplog)
+
+
+# -- oper override ------------------------------------------------------------------------
+
+OVERRIDE = Oper("over", ROOT_HASH, hosts=("~user@127.0.0.1",), override=True)
+
+
+async def test_oper_override_passes_channel_rules_and_is_logged(start_server, caplog):
+    """An oper whose block has `override: true` joins past +i/+k/+b, speaks past +m/+n and
+    acts as a channel operator; each time it is logged. Without it, the rules hold."""
+    caplog.set_level(logging.INFO, logger="words.irc")
+    server = await start_server(opers=(OPERS[0], OVERRIDE))
+    clients = [await RawClient.connect(server.port) for _ in range(3)]
+    owner, over, root = clients
+    try:
+        for client, nick in zip(clients, ("owner", "over", "root")):
+            await client.register(nick)
+        await join(owner, "#club")
+        await owner.send("MODE #club +imnk-t secret")
+        await owner.expect("MODE", "#club")
+        await owner.send("MODE #club +b *!*@127.0.0.1")
+        await owner.expect("MODE", "#club")
+        await over.send("OPER over sesame")
+        await over.expect("381")
+        await oper_up(root)
+
+        await root.send("JOIN #club")
+        assert (await root.expect("474")).params[1:] == ["#club", "Cannot join channel (+b)"]
+        await root.send("PRIVMSG #club :from outside")
+        assert (await root.expect("404")).params[1:] == ["#club", "Cannot send to channel (no external messages)"]
+        await root.send("TOPIC #club :not mine")
+        await root.expect("442")
+
+        await over.send("PRIVMSG #club :from outside")
+        assert (await owner.expect("PRIVMSG", "#club")).params[1] == "from outside"
+        await join(over, "#club")
+        await over.send("PRIVMSG #club :inside, moderated")
+        assert (await owner.expect("PRIVMSG", "#club")).params[1] == "inside, moderated"
+        await over.send("MODE #club +v over")
+        assert (await owner.expect("MODE", "#club")).params[1:] == ["+v", "over"]
+        await over.send("KICK #club owner :mine now")
+        assert (await owner.expect("KICK", "#club")).params[1:] == ["owner", "mine now"]
+        await over.until_pong()
+    finally:
+        for client in clients:
+            await client.close()
+    override = [line for line in oper_lines(caplog) if line.startswith("oper override")]
+    assert override == [
+        "oper override by over (oper over): PRIVMSG past (no external messages) on #club",
+        "oper override by over (oper over): JOIN past (+b) on #club",
+        "oper override by over (oper over): PRIVMSG past (+m) on #club",
+        "oper override by over (oper over): acts as channel operator on #club",
+        "oper override by over (oper over): acts as channel operator on #club",
+    ]

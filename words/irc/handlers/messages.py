@@ -64,12 +64,13 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
                 if errors:
                     conn.numeric(N.ERR_NOSUCHCHANNEL, channel, "No such channel")
                 continue
-            if not (conn.oper is not None and conn.oper.override):
-                try:
-                    realm.check_speak(user, group)
-                except CannotSpeak as refused:
+            try:
+                realm.check_speak(user, group)
+            except CannotSpeak as refused:
+                why = _CANNOT_SEND[refused.reason]
+                if not conn.overrides(group, f"{msg.command.upper()} past {why[len('Cannot send to channel '):]}"):
                     if errors:
-                        conn.numeric(N.ERR_CANNOTSENDTOCHAN, group.name, _CANNOT_SEND[refused.reason])
+                        conn.numeric(N.ERR_CANNOTSENDTOCHAN, group.name, why)
                     continue
             event = realm.say(user, group, text, kind=kind, action=action, to_status=to_status,
                               tags=tags)

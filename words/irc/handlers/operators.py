@@ -64,7 +64,7 @@ def handle_kill(conn: IRCConnection, msg: Message) -> None:
         conn.numeric(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     reason = f"Killed ({killer.name} ({comment}))"
-    conn.log.info("KILL %s by %s (oper %r): %s", victim.name, killer.name, conn.oper.name, comment)
+    conn.log.info("KILL %s by %s: %s", victim.name, _who(conn), comment)
     mind = victim.mind
     if isinstance(mind, IRCConnection):
         mind.close(reason)  # ERROR to the victim, QUIT to everyone sharing a channel
@@ -80,6 +80,7 @@ def handle_wallops(conn: IRCConnection, msg: Message) -> None:
     if not text:
         conn.numeric(N.ERR_NEEDMOREPARAMS, "WALLOPS", "Not enough parameters")
         return
+    conn.log.info("WALLOPS by %s: %s", _who(conn), text)
     conn.server.realm.wallops(conn.user, text)
 
 
@@ -89,7 +90,7 @@ def handle_rehash(conn: IRCConnection, msg: Message) -> None:
         return
     server = conn.server
     source = server.config.source
-    conn.log.info("REHASH by %s (oper %r)", conn.nick, conn.oper.name)
+    conn.log.info("REHASH by %s", _who(conn))
     error = server.rehash()
     if error is None:
         conn.numeric(N.RPL_REHASHING, source, "Rehashing")
@@ -156,7 +157,7 @@ def _shutdown(conn: IRCConnection, name: str, allowed: bool, restart: bool) -> N
             f"Permission Denied- {name} is disabled in the configuration (allow_{name.lower()})",
         )
         return
-    conn.log.warning("%s by %s (oper %r)", name, conn.nick, conn.oper.name)
+    conn.log.warning("%s by %s", name, _who(conn))
     doing = "restarting" if restart else "shutting down"
     conn.server.request_shutdown(f"Server {doing} ({name} by {conn.nick})", restart=restart)
 
