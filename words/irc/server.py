@@ -17,7 +17,7 @@ from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
 from words.irc.codec import format_line
 from words.irc.commands import load_handlers
-from words.irc.connection import IRCConnection, user_prefix
+from words.irc.connection import _CLOSE_GRACE, IRCConnection, user_prefix
 from words.irc.connlimits import ConnectionLimiter
 from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
 from words.irc.monitor import EVENTS as MONITOR_EVENTS
@@ -198,12 +198,15 @@ class IRCServer:
                 conn.notice(text)
 
     async def stop(self, reason: str = "Server shutting down") -> None:
+        """Stop listening and close every connection: each client gets what was queued
+        for it, then an ERROR with `reason`; returns once they took it (or were cut)."""
         for server in self._servers:
             server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for conn in list(self.connections):
             conn.close(reason)
+        await self._drain_connections()
         for server in self._servers:
             await server.wait_closed()
         for task in list(self._tasks):
@@ -212,6 +215,23 @@ class IRCServer:
         # Stopping twice is harmless: the realm subscription goes once.
         unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
         unsubscribe()
+
+    async def _drain_connections(self) -> None:
+        """Wait until every closed connection has handed over its output.
+
+        Python 3.11's Server.wait_closed() returns at once, and what a transport
+        still holds is lost when the loop ends. A connection leaves `connections`
+        in connection_lost, once its output is written, or once it is cut
+        _CLOSE_GRACE seconds after its close (IRCConnection._abort); so this waits
+        at most about that long, and cuts whatever is left after it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CLOSE_GRACE + 0.5
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)  # no event says "the last one is gone"; at shutdown only
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
 
     def request_shutdown(self, reason: str, *, restart: bool = False) -> None:
         """Ask the runner to stop the server (and, for RESTART, to start it again).

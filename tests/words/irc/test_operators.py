@@ -420,7 +420,7 @@ async def test_die_stops_words_serve_and_tells_every_client(tmp_path, words_proc
             error = await client.expect("ERROR")
             assert error.params == ["Closing Link: 127.0.0.1 (Server shutting down (DIE by alice))"]
             assert await client.closed()
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=5) == 0
     finally:
         await alice.close()
         await bob.close()
