@@ -586,3 +586,77 @@ async def test_oper_override_passes_channel_rules_and_is_logged(start_server, ca
         "oper override by over (oper over): acts as channel operator on #club",
         "oper override by over (oper over): acts as channel operator on #club",
     ]
+
+
+async def test_the_abuse_limits_follow_a_rehash(start_server, tmp_path):
+    """max_per_ip, input pacing and sendq as the file says after a REHASH, for new and open
+    connections alike."""
+    import asyncio
+    import socket
+
+    path = tmp_path / "words.yaml"
+
+    def write(limits: str) -> None:
+        path.write_text(textwrap.dedent(f"""
+            server: {{name: irc.test}}
+            hashing: {{ln: 4}}
+            opers: [{{name: root, password: "{ROOT_HASH}", hosts: ["*@127.0.0.1"]}}]
+            limits: {{per_ip_exempt: [], {limits}}}
+        """))
+
+    async def from_address(address: str, rcvbuf: int | None = None) -> RawClient:
+        sock = socket.socket()
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((address, 0))
+        sock.connect(("127.0.0.1", server.port))
+        return RawClient(*await asyncio.open_connection(sock=sock))
+
+    loose = "max_per_ip: 1, flood_burst: 100000, flood_rate: 100000, sendq: 67108864"
+    write(loose)
+    server = await start_server(source=str(path), opers=OPERS[:1], limits={
+        "per_ip_exempt": (), "max_per_ip": 1, "sendq": 67108864})
+    clients = []
+    try:
+        boss = await from_address("127.0.0.1")
+        clients.append(boss)
+        await boss.register("boss")
+        await oper_up(boss)
+        first = await from_address("127.0.0.5")
+        clients.append(first)
+        await first.register("first")
+        refused = await from_address("127.0.0.5")
+        clients.append(refused)
+        assert (await refused.expect("ERROR")).params[0].endswith("(Too many connections from your host)")
+
+        write("max_per_ip: 2, flood_burst: 5, flood_rate: 1, flood_max_queued: 3, sendq: 65536")
+        await boss.send("REHASH")
+        await boss.expect("382")
+        second = await from_address("127.0.0.5")  # max_per_ip 2 now
+        clients.append(second)
+        await second.register("second")
+        third = await from_address("127.0.0.5")
+        clients.append(third)
+        assert (await third.expect("ERROR")).params[0].endswith("(Too many connections from your host)")
+        # Pacing: a burst past flood_burst + flood_max_queued cuts an open connection.
+        first.writer.write(b"".join(b"PRIVMSG boss :%d\r\n" % i for i in range(20)))
+        assert (await first.expect("ERROR")).params[0].endswith("(Excess Flood)")
+        # sendq: an open connection that stops reading is cut at 64 KiB queued.
+        slow = await from_address("127.0.0.6", rcvbuf=4096)
+        clients.append(slow)
+        await slow.register("slow")
+        for client in (slow, boss):  # boss is an oper: not paced
+            await join(client, "#q")
+        await slow.until_pong()
+        slow.writer.transport.pause_reading()
+        text = b"x" * 400
+        for _ in range(500):  # 20 MB at most, far below the old sendq
+            if server.sendq_disconnects:
+                break
+            await boss.send(b"\r\n".join(b"PRIVMSG #q :%d %s" % (i, text) for i in range(100)))
+            await boss.until_pong()
+        assert server.sendq_disconnects == 1
+        assert "slow" not in [user.name for user in server.realm.users.values() if user.online]
+    finally:
+        for client in clients:
+            await client.close()
