@@ -168,15 +168,7 @@ class ServerBans:
         """Run `change` in the realm's write-behind (retried while the database is away)
         and wait a moment for it: the oper hears whether it is stored or still waits."""
         assert self.store is not None
-        write_behind = self.store.write_behind
-        if write_behind is None:  # a store of its own: one try
-            try:
-                await change
-            except StoreError as exc:
-                log.error("could not store %s: %s", what, exc)
-                return Stored("refused", str(exc))
-            return Stored("stored")
-        done = write_behind(change)
+        done = self.store.write_behind(change)
         if self.store.db.available:  # else it waits for the database: no use waiting here
             try:
                 await asyncio.wait_for(asyncio.shield(done), STORE_WAIT)

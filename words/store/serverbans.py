@@ -33,8 +33,8 @@ class ServerBanRecord:
 
 class ServerBanStore:
     def __init__(
-        self, db: Database, casefold: Callable[[str], str] = str.lower,
-        write_behind: Callable[[Coroutine[Any, Any, Any]], asyncio.Future] | None = None,
+        self, db: Database, casefold: Callable[[str], str],
+        write_behind: Callable[[Coroutine[Any, Any, Any]], asyncio.Future],
     ) -> None:
         self.db = db
         self.casefold = casefold
