@@ -182,10 +182,20 @@ async def wait_for_stderr(proc, text: str, timeout: float = 10) -> str:
     return await asyncio.wait_for(scan(), timeout)
 
 
-async def slow_reader_with_a_backlog(port: int, lines: int) -> tuple[RawClient, RawClient]:
-    """(slow, fast): slow stopped reading with `lines` channel messages of fast's queued for it."""
+BACKLOG_CONFIG = "limits: {sendq: 67108864, flood_burst: 100000, flood_rate: 100000}\n"
+# 8 MB: more than the kernel buffers of both sockets hold (4 MB at most here).
+BACKLOG_LINES = 20000
+
+
+async def serve_a_slow_reader(tmp_path, words_process):
+    """`words serve` with two clients in #backlog: (process, slow, fast), where slow stopped
+    reading with BACKLOG_LINES messages of fast's queued for it."""
     import socket
 
+    config = tmp_path / "words.yaml"
+    config.write_text(BACKLOG_CONFIG)
+    port = free_port()
+    proc = words_process("--config", str(config), port=port)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the backlog stays in the server
     sock.connect(("127.0.0.1", port))
@@ -199,26 +209,17 @@ async def slow_reader_with_a_backlog(port: int, lines: int) -> tuple[RawClient, 
     await slow.until_pong()
     slow.writer.transport.pause_reading()
     text = "x" * 400
-    for start in range(0, lines, 1000):
+    for start in range(0, BACKLOG_LINES, 1000):
         await fast.send(b"\r\n".join(f"PRIVMSG #backlog :{i} {text}".encode()
                                      for i in range(start, start + 1000)))
     await fast.until_pong()  # the server queued all of them for slow
-    return slow, fast
-
-
-BACKLOG_CONFIG = "limits: {sendq: 67108864, flood_burst: 100000, flood_rate: 100000}\n"
-# 8 MB: more than the kernel buffers of both sockets hold (4 MB at most here).
-BACKLOG_LINES = 20000
+    return proc, slow, fast
 
 
 async def test_sigterm_hands_a_slow_reader_its_whole_backlog_then_the_error(tmp_path, words_process):
     """A client that stopped reading has a backlog queued in the server; after SIGTERM it
     reads again and gets every line of it, then the ERROR, and words exits 0 quickly."""
-    config = tmp_path / "words.yaml"
-    config.write_text(BACKLOG_CONFIG)
-    port = free_port()
-    proc = words_process("--config", str(config), port=port)
-    slow, fast = await slow_reader_with_a_backlog(port, BACKLOG_LINES)
+    proc, slow, fast = await serve_a_slow_reader(tmp_path, words_process)
     try:
         started = asyncio.get_running_loop().time()
         proc.send_signal(signal.SIGTERM)
@@ -239,11 +240,7 @@ async def test_sigterm_hands_a_slow_reader_its_whole_backlog_then_the_error(tmp_
 
 
 async def test_sigterm_cuts_a_client_that_reads_nothing_after_5_seconds(tmp_path, words_process):
-    config = tmp_path / "words.yaml"
-    config.write_text(BACKLOG_CONFIG)
-    port = free_port()
-    proc = words_process("--config", str(config), port=port)
-    slow, fast = await slow_reader_with_a_backlog(port, BACKLOG_LINES)
+    proc, slow, fast = await serve_a_slow_reader(tmp_path, words_process)
     try:
         started = asyncio.get_running_loop().time()
         proc.send_signal(signal.SIGTERM)

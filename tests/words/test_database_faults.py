@@ -58,6 +58,18 @@ def unwritable(db: Path) -> Iterator[None]:
             path.chmod(0o644)
 
 
+def serve_config(path: Path, url: str, extra: str = "") -> str:
+    """Write a `words serve` config on the database at `url` (plus `extra` lines) to `path`."""
+    path.write_text(textwrap.dedent(f"""
+        server: {{name: irc.test}}
+        realm: {{database: '{url}'}}
+        hashing: {{ln: 4}}
+        limits: {{flood_burst: 100000, flood_rate: 100000}}
+        services: {{enforce_nicks: false}}
+    """) + extra)
+    return str(path)
+
+
 async def registered(port: int, nick: str, password: str | None = None) -> RawClient:
     client = await RawClient.connect(port)
     await client.register(nick, password)
@@ -239,15 +251,8 @@ def own_postgres():
 async def test_postgresql_stopped_and_started(tmp_path, words_process, own_postgres):
     url = fresh_postgres_database(own_postgres.url)
     config = tmp_path / "words.yaml"
-    config.write_text(textwrap.dedent(f"""
-        server: {{name: irc.test}}
-        realm: {{database: '{url}'}}
-        hashing: {{ln: 4}}
-        limits: {{flood_burst: 100000, flood_rate: 100000}}
-        services: {{enforce_nicks: false}}
-    """))
     port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    proc = words_process("--config", serve_config(config, url), port=port)
     alice = await registered(port, "alice")
     bob = await registered(port, "bob")
     try:
@@ -302,15 +307,8 @@ async def test_postgresql_stopped_and_started(tmp_path, words_process, own_postg
 async def test_sigterm_while_the_database_is_away_exits_quickly(tmp_path, words_process):
     db = tmp_path / "words.db"
     config = tmp_path / "words.yaml"
-    config.write_text(textwrap.dedent(f"""
-        server: {{name: irc.test}}
-        realm: {{database: 'sqlite:///{db}'}}
-        hashing: {{ln: 4}}
-        limits: {{flood_burst: 100000, flood_rate: 100000}}
-        services: {{enforce_nicks: false}}
-    """))
     port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    proc = words_process("--config", serve_config(config, f"sqlite:///{db}"), port=port)
     alice = await registered(port, "alice")
     try:
         assert (await account_register(alice, "alice-password")).endswith("Account created")
@@ -358,18 +356,9 @@ def break_database(db: Path, how: str) -> contextlib.AbstractContextManager:
 async def test_a_failed_write_logs_no_hash_verifier_password_or_message(tmp_path, words_process, how):
     db = tmp_path / "words.db"
     config = tmp_path / "words.yaml"
-    config.write_text(textwrap.dedent(f"""
-        server: {{name: irc.test}}
-        realm: {{database: 'sqlite:///{db}'}}
-        hashing: {{ln: 4}}
-        scram: true
-        log_format: json
-        log_level: debug
-        limits: {{flood_burst: 100000, flood_rate: 100000}}
-        services: {{enforce_nicks: false}}
-    """))
     port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    proc = words_process("--config", serve_config(
+        config, f"sqlite:///{db}", "scram: true\nlog_format: json\nlog_level: debug\n"), port=port)
     stderr_read = asyncio.ensure_future(asyncio.to_thread(proc.stderr.read))  # no full pipe
     alice = await registered(port, "alice")
     bob = await registered(port, "bob")

@@ -170,17 +170,22 @@ def _plain(account: str, password: str) -> str:
     return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
 
 
-async def test_no_password_is_ever_logged_at_debug_level(tmp_path, words_process):
+def serve_at_debug_level(tmp_path, words_process, extra: str = ""):
+    """`words serve` logging JSON at debug level, on tmp_path/words.db, with the oper root
+    (password SECRETS["oper"]): (process, port, the oper's hash)."""
     oper_hash = PasswordHasher.from_config({"ln": 4}).hash(SECRETS["oper"])
     config = tmp_path / "words.yaml"
     config.write_text(
-        "log_format: json\nlog_level: debug\n"
-        "hashing: {ln: 4}\n"
+        "log_format: json\nlog_level: debug\nhashing: {ln: 4}\n"
         f"realm: {{database: 'sqlite:///{tmp_path / 'words.db'}'}}\n"
-        f"opers: [{{name: root, password: '{oper_hash}', hosts: ['*@*']}}]\n"
+        f"opers: [{{name: root, password: '{oper_hash}', hosts: ['*@*']}}]\n" + extra
     )
     port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    return words_process("--config", str(config), port=port), port, oper_hash
+
+
+async def test_no_password_is_ever_logged_at_debug_level(tmp_path, words_process):
+    proc, port, _ = serve_at_debug_level(tmp_path, words_process)
 
     # PASS with a wrong password for an unknown account.
     client = await RawClient.connect(port)
@@ -297,17 +302,9 @@ async def test_no_password_hash_leaves_the_server(tmp_path, words_process):
     from bots.sasl import ScramSHA256
     from words.cred.credentials import UsernamePassword
 
-    oper_hash = PasswordHasher.from_config({"ln": 4}).hash(SECRETS["oper"])
-    db = tmp_path / "words.db"
-    config = tmp_path / "words.yaml"
-    config.write_text(
-        "log_format: json\nlog_level: debug\nhashing: {ln: 4}\nscram: true\n"
-        "limits: {flood_burst: 100000, flood_rate: 100000}\n"
-        f"realm: {{database: 'sqlite:///{db}'}}\n"
-        f"opers: [{{name: root, password: '{oper_hash}', hosts: ['*@*']}}]\n"
-    )
-    port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    proc, port, oper_hash = serve_at_debug_level(
+        tmp_path, words_process, "scram: true\nlimits: {flood_burst: 100000, flood_rate: 100000}\n")
+    db, config = tmp_path / "words.db", tmp_path / "words.yaml"
     clients: list[RawClient] = []
     try:
         alice = await RawClient.connect(port)
