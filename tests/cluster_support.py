@@ -18,11 +18,16 @@ async def try_register(port: int, nick: str) -> tuple[RawClient, str]:
     c.nick = nick
     await c.send(f"NICK {nick}")
     await c.send(f"USER u 0 * :{nick}")
+    return c, await registration_answer(c)
+
+
+async def registration_answer(c: RawClient) -> str:
+    """Read until the answer that decides a registration: '001' or '433'."""
     while True:
         msg = await c.read_message()
         assert msg is not None, "connection closed during registration"
         if msg.command in ("001", "433"):
-            return c, msg.command
+            return msg.command
 
 
 async def reply_lines(c: RawClient, line: str) -> list[str]:
@@ -57,3 +62,17 @@ async def all_members(c: RawClient, channel: str, count: int, timeout: float = 1
         if len(members) == count:
             return members
         assert asyncio.get_running_loop().time() < deadline, f"{channel}: {members}, not {count}"
+
+
+async def nick_holder(redis_url: str, prefix: str, nick: str) -> str | None:
+    """The node that holds `nick`'s claim in Redis (None: free); `nick` already folded."""
+    from redis.asyncio import Redis
+
+    from words.cluster.keys import Keys
+
+    redis = Redis.from_url(redis_url)
+    try:
+        owner = await redis.get(Keys(prefix).nick(nick))
+    finally:
+        await redis.aclose()
+    return owner.decode() if owner is not None else None

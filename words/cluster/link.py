@@ -352,15 +352,29 @@ class ClusterLink:
                 held = None
         if conn.closing:
             if held:
-                self.release_nick(nick)
+                self._give_back(nick)
             return
         if not held or self._online_here(nick):
+            # Shown here although the claim was granted: another node's user whose quit
+            # (or whose node's death) has not reached this node yet.
+            if held:
+                self._give_back(nick)
             conn.nick = None  # not registered: the answer is to "*", and NICK may try again
             _refuse_nick(conn, nick, held)
             return
         conn.sign_on_now()
-        if conn.user is None and self.realm.find_user(nick) is None:
-            self.release_nick(nick)  # refused here after all: let someone else have it
+        if conn.user is None:
+            self._give_back(nick)  # refused here after all: let someone else have it
+
+    def _give_back(self, nick: str) -> None:
+        """Release a claim granted but not used, unless a user of this node has the nick.
+
+        (Two registrations of one nick on this node both get the claim: the one that
+        signed on keeps it.)
+        """
+        user = self.realm.find_user(nick)
+        if user is None or user not in self._locals:
+            self.release_nick(nick)
 
     def _online_here(self, nick: str) -> bool:
         user = self.realm.find_user(nick)
@@ -378,14 +392,15 @@ class ClusterLink:
             held = None
         if conn.closing or conn.user is not user or user is None:
             if held:
-                self.release_nick(nick)
+                self._give_back(nick)
             return
         if not held:
             _refuse_nick(conn, nick, held)
             return
         try:
             self.realm.rename(user, nick)
-        except DuplicateUser:
+        except DuplicateUser:  # shown here, gone elsewhere (as at registration)
+            self._give_back(nick)
             conn.numeric("433", nick, "Nickname is already in use")
             return
         conn.nick = user.name
@@ -449,14 +464,20 @@ class ClusterLink:
         if not self.running:
             return
         kind = type(event)
-        if kind is not Said:
-            self._forget_group_nodes(event, kind)
-            self._keep_records(event, kind)
-        if self.realm.applying_remote:
-            return
         if kind is Said:
-            self._publish_said(event)
+            if not self.realm.applying_remote:
+                self._publish_said(event)
             return
+        self._forget_group_nodes(event, kind)
+        given_up = self._keep_records(event, kind)
+        if not self.realm.applying_remote:
+            self._publish(event, kind)
+        if given_up is not None:
+            # After the QUIT or NICK is published: a node whose claim of the nick then
+            # succeeds has that event on its way, not still to come.
+            self.release_nick(given_up)
+
+    def _publish(self, event: Event, kind: type) -> None:
         user = getattr(event, "user", None)
         if user is not None and _is_service(user):
             return
@@ -495,9 +516,14 @@ class ClusterLink:
         elif kind is Quit and self._group_nodes:
             self._group_nodes.clear()  # the quitter's channels are already forgotten
 
-    def _keep_records(self, event: Event, kind: type) -> None:
-        """Keep this node's users' records (and the channels changed here) up to date in Redis."""
+    def _keep_records(self, event: Event, kind: type) -> str | None:
+        """Keep this node's users' records (and the channels changed here) up to date in Redis.
+
+        Returns the nick a local user gave up (a quit, a rename), for the caller to
+        release once the event is published.
+        """
         locals_ = self._locals
+        given_up: str | None = None
         if kind is SignedOn:
             user = event.user
             if user.mind is not None and type(user.mind) is not RemoteMind and not _is_service(user):
@@ -510,14 +536,14 @@ class ClusterLink:
                 locals_.discard(user)
                 self._dirty_users.discard(user)
                 self._gone_users.add(user.folded)
-                self.release_nick(user.name)
+                given_up = user.name
         elif kind is Renamed:
             user = event.user
             if user in locals_:
                 self._gone_users.add(self.realm.casefold(event.old_name))
                 self._dirty_users.add(user)
                 if self.realm.casefold(event.old_name) != user.folded:
-                    self.release_nick(event.old_name)
+                    given_up = event.old_name
                     self._claim_blind(user.name)
         elif kind is Joined or kind is Left or kind is Kicked:
             if event.user in locals_:
@@ -542,11 +568,12 @@ class ClusterLink:
             token = self._chan_tokens.pop(folded, None)
             if token is not None:
                 self._queue(("script", _RELEASE_CHANOP, [self.keys.chanop(folded)], [token]))
-            return
+            return None
         else:
-            return
+            return None
         self._wake.set()
         self._idle.clear()
+        return given_up
 
     def _claim_blind(self, nick: str) -> None:
         """Record a nick taken here without asking first (a service's rename, a gateway user)."""

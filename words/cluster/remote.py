@@ -133,10 +133,18 @@ class RemoteApplier:
         user = realm.users.get(folded)
         mind = self.mind(node)
         if user is not None and user.mind is not None:
-            if user.mind is not mind:
-                # Claims make this impossible unless a node lost Redis for a while.
-                log.warning("node %s signed on %s, already on %r here: ignored", node, name, user.mind)
-            return None
+            old = user.mind
+            if type(old) is not RemoteMind or old is mind:
+                # One of ours: claims make this impossible unless a node lost Redis for a
+                # while (or a gateway user raced for the nick).
+                if old is not mind:
+                    log.warning("node %s signed on %s, already on %r here: ignored", node, name, old)
+                return None
+            # Another node's user: `node` holds the claim now, so that user is gone and this
+            # node has not heard yet (its node died and was cleaned up by another node first).
+            log.info("node %s signed on %s, still shown here on %s: replaced", node, name, old.node)
+            realm.apply(Quit(user=user, reason=f"*.net *.split {old.node} lost"))
+            user = realm.users.get(folded)
         if user is None:
             user = User(name=name, folded=folded, transient=True)
         user.mind = mind

@@ -5,8 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 
-from cluster_support import all_members, client, close_all, reply_lines, saw_join
-from support import RawClient, join
+import pytest
+from cluster_support import (
+    all_members,
+    client,
+    close_all,
+    nick_holder,
+    registration_answer,
+    reply_lines,
+    saw_join,
+    try_register,
+)
+from support import RawClient, join, reply_to
 
 HEARTBEAT = 0.5
 DEAD_AFTER = 2.0
@@ -276,3 +286,90 @@ async def test_nodes_find_each_other_again_after_redis_restarts_empty(start_clus
         if second is not None:
             second.terminate()
             second.wait(10)
+
+
+# The survivor frozen below keeps a long dead_after, so nobody declares it dead meanwhile;
+# the others declare a dead node quickly.
+SLOW = {"heartbeat": 0.5, "dead_after": 8.0}
+FAST = {"heartbeat": 0.3, "dead_after": 1.5}
+
+
+@pytest.mark.parametrize("asked_on", ["the lagging node", "the prompt node"])
+async def test_a_dead_nodes_nick_is_granted_once_while_the_survivors_disagree(
+        start_cluster, cluster_settings, asked_on):
+    """bob signs on at b while a is frozen; b dies; c removes b's claims; then a runs again.
+
+    Asked on a first, bob's nick is granted there (the claim came back before a heard of
+    b's bob) or refused (433: a shows b's bob), and then a must hold no claim of it, so
+    that c grants it next. Asked on c first, c grants it, and a, which hears of c's bob
+    while it still shows b's, must show c's.
+    """
+    (a,) = start_cluster("a", **SLOW)
+    b, c = start_cluster("b", "c", **FAST)
+    alice, carol = await client(a, "alice"), await client(c, "carol")
+    early = await RawClient.connect(a.port)
+    late = bob = None
+    try:
+        await join(alice, "#chat")
+        await all_members(carol, "#chat", 1)
+        await join(carol, "#chat")
+        await saw_join(alice, "carol", "#chat")
+        # A registration held open on a (CAP negotiation) as "bob", while no bob exists.
+        await early.send("CAP LS 302")
+        await early.send("NICK bob")
+        await early.send("USER early 0 * :Real bob")
+        await early.expect("CAP")
+        a.pause()
+        try:
+            bob = await client(b, "bob")
+            await join(bob, "#chat")
+            await saw_join(carol, "bob", "#chat")
+            b.kill()
+            msg = await carol.expect("QUIT", timeout=FAST["dead_after"] + 5)
+            assert msg.to_line() == ":bob!~user@127.0.0.1 QUIT :*.net *.split b lost"
+            await wait_for_holder(cluster_settings, "bob", None)  # c removed b's claims
+            if asked_on == "the lagging node":
+                # Read by a when it runs again, next to b's bob signing on and joining.
+                await early.send("CAP END")
+            else:
+                late = await RawClient.connect(c.port)
+                await late.register("bob", user="late")
+                await join(late, "#chat")
+        finally:
+            a.resume()
+        winner, node = "late", "c"
+        if asked_on == "the lagging node":
+            if await registration_answer(early) == "001":
+                winner, node = "early", "a"
+                late, _ = await try_register(c.port, "bob")
+                assert late.received[-1].to_line() == ":irc.test 433 * bob :Nickname is already in use"
+            else:
+                # a showed b's bob; once it declares b dead, no node holds the nick.
+                await saw_join(alice, "bob", "#chat")
+                msg = await alice.expect("QUIT", timeout=SLOW["heartbeat"] + 5)
+                assert msg.to_line() == ":bob!~user@127.0.0.1 QUIT :*.net *.split b lost"
+                await wait_for_holder(cluster_settings, "bob", None)
+                late = await RawClient.connect(c.port)
+                await late.register("bob", user="late")
+                await join(late, "#chat")
+                assert (await alice.expect("JOIN")).to_line() == ":bob!~late@127.0.0.1 JOIN #chat"
+        else:
+            # a hears of c's bob while it still shows b's: b's leaves, c's arrives.
+            await saw_join(alice, "bob", "#chat")
+            msg = await alice.expect("QUIT", timeout=SLOW["heartbeat"] + 5)
+            assert msg.to_line() == ":bob!~user@127.0.0.1 QUIT :*.net *.split b lost"
+            assert (await alice.expect("JOIN")).to_line() == ":bob!~late@127.0.0.1 JOIN #chat"
+        # One bob, the same on both nodes, and his node holds the claim.
+        assert await nick_holder(cluster_settings["redis"], cluster_settings["prefix"], "bob") == node
+        for watcher in (alice, carol):
+            lines = await reply_to(watcher, "WHOIS bob")
+            assert lines[0] == f":irc.test 311 {watcher.nick} bob ~{winner} 127.0.0.1 * :Real bob"
+    finally:
+        await close_all(alice, carol, early, *(x for x in (bob, late) if x is not None))
+
+
+async def wait_for_holder(settings: dict, nick: str, node: str | None, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (held := await nick_holder(settings["redis"], settings["prefix"], nick)) != node:
+        assert asyncio.get_running_loop().time() < deadline, f"{nick} held by {held}, not {node}"
+        await asyncio.sleep(0.02)  # polling Redis, with a deadline
