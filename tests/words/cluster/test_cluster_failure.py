@@ -198,6 +198,38 @@ async def test_accounts_and_registered_channels_are_shared_and_outlive_every_nod
         await alice.close()
 
 
+async def test_what_was_acknowledged_as_stored_outlives_a_sigkill(start_cluster):
+    """NickServ and ChanServ answer once PostgreSQL has the change: SIGKILL just after loses none."""
+    from support import service_notice, tell
+
+    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+    alice = await client(a, "alice")
+    try:
+        await join(alice, "#kept")
+        await alice.send("TOPIC #kept :stored with the registration")
+        await alice.expect("TOPIC")
+        await tell(alice, "REGISTER alice-password", "NickServ")
+        await service_notice(alice, "alice is now registered", "NickServ")
+        await tell(alice, "REGISTER #kept", "ChanServ")
+        await service_notice(alice, "#kept is now registered to alice", "ChanServ")
+        a.kill()  # at once: no goodbye, no flush on the way out
+        await alice.close()
+        # Node b: the account logs in (it is in PostgreSQL, not in a's memory).
+        alice = await register_when_free(b.port, "alice", "alice:alice-password")
+        await alice.close()
+        # A fresh cluster (b stopped, a started again) reads both from PostgreSQL.
+        b.stop()
+        a.start()
+        alice = await register_when_free(a.port, "alice", "alice:alice-password")
+        await alice.send("JOIN #kept")
+        assert (await alice.expect("332")).to_line() == (
+            ":irc.test 332 alice #kept :stored with the registration"
+        )
+        assert (await alice.expect("353")).params[3] == "@alice"  # the founder, from the store
+    finally:
+        await alice.close()
+
+
 async def register_when_free(port: int, nick: str, password: str, timeout: float = 10) -> RawClient:
     """Register `nick`, again after each 433 until the node has heard that its last user left."""
     deadline = asyncio.get_running_loop().time() + timeout
