@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -32,6 +33,29 @@ async def chatter(sender: RawClient, stop: asyncio.Event, every: float = 0.02) -
     return n
 
 
+# The longest pause allowed in a steady stream between two living nodes while a third
+# dies: generous for a loaded 2-core machine, far below dead_after.
+MAX_GAP = 1.0
+
+
+async def listen_through_quit(c: RawClient, after: float, timeout: float) -> tuple[float, list[float]]:
+    """Read until `after` seconds past the first QUIT; (when it came, each PRIVMSG's arrival)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    quit_at: float | None = None
+    arrivals: list[float] = []
+    while quit_at is None or loop.time() < quit_at + after:
+        assert loop.time() < deadline, f"no QUIT within {timeout}s"
+        msg = await c.read_message()
+        assert msg is not None, "connection closed"
+        if msg.command == "PRIVMSG":
+            arrivals.append(loop.time())
+        elif msg.command == "QUIT" and quit_at is None:
+            assert msg.to_line() == ":carol!~user@127.0.0.1 QUIT :*.net *.split c lost"
+            quit_at = loop.time()
+    return quit_at, arrivals
+
+
 async def test_a_killed_nodes_users_quit_everywhere_and_chat_goes_on(start_cluster):
     a, b, c = start_cluster("a", "b", "c", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
     alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
@@ -46,14 +70,21 @@ async def test_a_killed_nodes_users_quit_everywhere_and_chat_goes_on(start_clust
         stop = asyncio.Event()
         sending = asyncio.create_task(chatter(alice, stop))
         await bob.expect("PRIVMSG", "#chat", "5")  # the chat runs across nodes
-        killed_at = time.monotonic()
+        loop = asyncio.get_running_loop()
+        killed_at = loop.time()
         c.kill()
-        quit_line = ":carol!~user@127.0.0.1 QUIT :*.net *.split c lost"
-        for watcher in (alice, bob):
-            msg = await watcher.expect("QUIT", timeout=DEAD_AFTER + HEARTBEAT + 5)
-            assert msg.to_line() == quit_line
-            # Declared dead after dead_after without a heartbeat, seen within a beat more.
-            assert time.monotonic() - killed_at <= DEAD_AFTER + 2 * HEARTBEAT + 1.0
+        # bob hears the stream (every 20 ms) through carol's death and a second past it.
+        listening = asyncio.create_task(
+            listen_through_quit(bob, after=1.0, timeout=DEAD_AFTER + HEARTBEAT + 10))
+        msg = await alice.expect("QUIT", timeout=DEAD_AFTER + HEARTBEAT + 5)
+        assert msg.to_line() == ":carol!~user@127.0.0.1 QUIT :*.net *.split c lost"
+        quit_at, arrivals = await listening
+        # Declared dead after dead_after without a heartbeat, seen within a beat more.
+        assert quit_at - killed_at <= DEAD_AFTER + 2 * HEARTBEAT + 1.0
+        # Chat between a and b never stopped: no pause while c was dead and undeclared.
+        times = [killed_at, *arrivals]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert arrivals[-1] > quit_at and max(gaps) < MAX_GAP, f"longest pause {max(gaps):.2f} s"
         stop.set()
         sent = await sending
         # Every message alice sent reached bob, in order, through the failure.
@@ -63,6 +94,10 @@ async def test_a_killed_nodes_users_quit_everywhere_and_chat_goes_on(start_clust
             got.append(msg.params[1])
         assert got == [str(i) for i in range(sent)]
         # carol is gone from NAMES and WHOIS on the living nodes, and her nick is free.
+        for watcher in (alice, bob):
+            lines = await reply_to(watcher, "NAMES #chat")
+            assert sorted(lines[0].split(":", 2)[2].split()) == ["@alice", "bob"], lines
+            assert lines[1:] == [f":irc.test 366 {watcher.nick} #chat :End of /NAMES list"]
         lines = await reply_lines(bob, "WHOIS carol")
         assert lines == [
             ":irc.test 401 bob carol :No such nick/channel",
