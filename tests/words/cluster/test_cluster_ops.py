@@ -40,6 +40,37 @@ async def test_cluster_status_shows_nodes_clients_and_lag(start_cluster, cluster
         await close_all(alice, bob, bert)
 
 
+async def test_nodes_started_with_the_command_line_switches_join_and_chat(start_cluster):
+    """`words serve --cluster` and `--node NAME` on configs whose cluster section is off."""
+    from cluster_support import all_members, saw_join
+    from support import join
+
+    (a,) = start_cluster("a")
+    (b,) = start_cluster("b", switch="--cluster")  # the config's node name, turned on here
+    (c,) = start_cluster("c", switch="--node")  # the config names no node: --node c does
+    assert b.args == ("--cluster",) and c.args == ("--node", "c")
+    alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
+    try:
+        for node in (b, c):
+            assert f"node {node.name} on " in node.log()
+        await join(alice, "#chat")
+        await all_members(bob, "#chat", 1)
+        await join(bob, "#chat")
+        await all_members(carol, "#chat", 2)
+        await join(carol, "#chat")
+        await saw_join(alice, "carol", "#chat")
+        await saw_join(bob, "carol", "#chat")
+        await bob.send("PRIVMSG #chat :from b")
+        for other in (alice, carol):
+            assert (await other.expect("PRIVMSG")).to_line() == ":bob!~user@127.0.0.1 PRIVMSG #chat :from b"
+        await carol.send("PRIVMSG #chat :from c")
+        for other in (alice, bob):
+            assert (await other.expect("PRIVMSG")).to_line() == ":carol!~user@127.0.0.1 PRIVMSG #chat :from c"
+        assert sorted((n["node"], n["alive"]) for n in status(a)) == [("a", True), ("b", True), ("c", True)]
+    finally:
+        await close_all(alice, bob, carol)
+
+
 def test_cluster_status_without_redis_fails_cleanly():
     result = run_words("cluster", "status", "--redis", "redis://127.0.0.1:1/0")
     assert result.returncode == 1
