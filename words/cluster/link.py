@@ -21,7 +21,12 @@
   `dead_after`) every `heartbeat` seconds; every node checks the others' keys
   as often, and a node whose key expired is declared dead: its users quit
   everywhere with the reason `*.net *.split <node> lost`, and its claims and
-  records are removed (by a script that first checks it is still dead).
+  records are removed (by a script that first checks it is still dead). Its
+  last heartbeat stays in the nodes hash, shown as dead by `words cluster
+  status`, for DEAD_NODE_LISTED seconds or until it starts again.
+- **Lag.** With each heartbeat a node sends a ping to its own inbox through
+  the writer's queue; the time until its reader gets it back (queue, Redis,
+  reader: what an event of this node takes to reach a node) is its lag.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ log = logging.getLogger("words.cluster")
 # new channel as empty; it is deleted when the channel goes, and expires
 # anyway, so a claim left by a crash never keeps a channel op-less for long.
 CHANOP_CLAIM_SECONDS = 60
+# How long a dead node's last heartbeat stays listed (as dead) by `words cluster status`.
+DEAD_NODE_LISTED = 3600.0
 
 # Events that change a local user's record in the users hash.
 _USER_EVENTS = (AwayChanged, AccountChanged, RealnameChanged, HostChanged, UserFlagsChanged)
@@ -103,10 +110,11 @@ _RELEASE_CHANOP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
-# Remove what a node left in Redis: its claims, its users' records, its heartbeat.
-# KEYS: alive, claim set, users hash, nodes hash; ARGV: node, force ("1": even if alive).
-# Without force it does nothing while the node's heartbeat key exists, so a
-# node that came back meanwhile keeps its fresh state.
+# Remove what a node left in Redis: its claims, its users' records, and (forced) its
+# last heartbeat. KEYS: alive, claim set, users hash, nodes hash; ARGV: node, force
+# ("1": even if alive: the node itself, starting or stopping). Without force it does
+# nothing while the node's heartbeat key exists, so a node that came back meanwhile
+# keeps its fresh state, and it keeps the last heartbeat to show the node as dead.
 _CLEANUP_NODE = """
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -122,8 +130,13 @@ for i = 1, #records, 2 do
     removed = removed + 1
   end
 end
-redis.call('HDEL', KEYS[4], ARGV[1])
+if ARGV[2] == '1' then redis.call('HDEL', KEYS[4], ARGV[1]) end
 return removed
+"""
+# Forget a dead node's last heartbeat. KEYS: alive, nodes hash; ARGV: node.
+_FORGET_NODE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('HDEL', KEYS[2], ARGV[1])
 """
 
 
@@ -165,6 +178,9 @@ class ClusterLink:
         # until the channel's membership changes (a message costs no scan of its members).
         self._group_nodes: dict[str, frozenset[str]] = {}
         self._dead: set[str] = set()  # nodes declared dead, until they say hello again
+        self._cleaned: set[str] = set()  # of those, the ones whose state we removed from Redis
+        self.lag = 0.0  # seconds, the last ping's round trip (see the module's docstring)
+        self._ping_sent: float | None = None  # monotonic time of the ping under way
         self._unsubscribe = realm.subscribe(self._on_event)
         realm.first_joiner_op = self._first_joiner_op
 
@@ -184,6 +200,7 @@ class ClusterLink:
         self._release_nick = self.redis.register_script(_RELEASE_NICK)
         self._release_chanop = self.redis.register_script(_RELEASE_CHANOP)
         self._cleanup_node = self.redis.register_script(_CLEANUP_NODE)
+        self._forget_node = self.redis.register_script(_FORGET_NODE)
         await self._wait_for_name()
         # Whatever a previous run of this node left (a crash): gone before we say hello.
         removed = await self._cleanup(self.node, force=True)
@@ -683,6 +700,9 @@ class ClusterLink:
                     node = data.get("n")
                     if node != self.node:
                         self._from_node(node, data)
+                    elif data.get("t") == "ping" and self._ping_sent is not None:
+                        self.lag = time.monotonic() - self._ping_sent
+                        self._ping_sent = None
                 except Exception:  # one bad message must not stop the reader
                     log.exception("cluster: could not apply %r", data)
 
@@ -690,6 +710,7 @@ class ClusterLink:
         kind = data.get("t")
         if kind == "hello":
             self._dead.discard(node)
+            self._cleaned.discard(node)
             why = data.get("why", "restarted")
             quit_count = self.applier.quit_node(node, f"*.net *.split {node} {why}")
             if quit_count:
@@ -720,6 +741,7 @@ class ClusterLink:
             "boot": self.boot, "started": self.started_at, "beat": time.time(),
             "clients": len(self._locals), "users": sum(1 for u in self.realm.users.values() if u.online),
             "channels": len(self.realm.groups), "published": self.published, "applied": self.applied,
+            "lag": round(self._ping(), 4),
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.alive(self.node), self.boot, px=int(self.settings.dead_after * 1000), get=True)
@@ -736,6 +758,19 @@ class ClusterLink:
                         self.node)
             await self._rejoin("rejoined")
 
+    def _ping(self) -> float:
+        """Send a ping to our own inbox unless one is under way; the lag to report now.
+
+        A ping not back yet counts for as long as it has been away.
+        """
+        now = time.monotonic()
+        if self._ping_sent is not None:
+            return max(self.lag, now - self._ping_sent)
+        if self.running:
+            self._ping_sent = now
+            self._queue(("pub", self.keys.inbox(self.node), dumps({"t": "ping", "n": self.node})))
+        return self.lag
+
     async def _rejoin(self, why: str) -> None:
         """After being declared dead, or losing messages: the others' state, then ours, again.
 
@@ -751,6 +786,7 @@ class ClusterLink:
         # Set again until this rejoin is through: if Redis fails halfway, the next beat retries.
         self._resync_needed = True
         await self._subscribe()  # before the snapshot, as at start
+        self._ping_sent = None  # one under way went to the old subscription
         self._reader_task = asyncio.get_running_loop().create_task(
             self._reader(self._pubsub), name="cluster-reader")
         split = f"*.net *.split {self.node} lost"
@@ -762,6 +798,7 @@ class ClusterLink:
                 if callable(close):
                     close("Nick collision: the nick was taken on another node during a split")
         self._dead.clear()
+        self._cleaned.clear()
         await self._load_snapshot()
         self._publish_all({"t": "hello", "boot": self.boot, "why": why})
         groups: set[Group] = set()
@@ -779,33 +816,45 @@ class ClusterLink:
         log.info("node %s rejoined: %d users announced again", self.node, len(self._locals))
 
     async def _watch(self) -> None:
-        """Declare dead every node whose heartbeat key expired."""
+        """Declare dead every node whose heartbeat key expired; forget those long dead."""
         assert self.redis is not None
         keys = self.keys
-        nodes = set(self.applier.minds)
-        nodes.update(n.decode() for n in await self.redis.hkeys(keys.nodes))
+        infos = {n.decode(): info for n, info in (await self.redis.hgetall(keys.nodes)).items()}
+        nodes = set(self.applier.minds) | set(infos)
         nodes.discard(self.node)
         if not nodes:
             return
         ordered = sorted(nodes)
         beats = await self.redis.mget([keys.alive(n) for n in ordered])
         for node, beat in zip(ordered, beats):
-            if beat is None:
-                self.declare_dead(node)
+            if beat is not None:
+                continue
+            self.declare_dead(node)
+            if node not in self._cleaned:
                 await self._cleanup(node, force=False)
+                self._cleaned.add(node)  # only once it went through: else again next beat
+            elif _last_beat(infos.get(node)) < time.time() - DEAD_NODE_LISTED:
+                await self._forget_node(keys=[keys.alive(node), keys.nodes], args=[node])
 
     def declare_dead(self, node: str) -> None:
         if node not in self._dead:
             self._dead.add(node)
             count = self.applier.quit_node(node, f"*.net *.split {node} lost")
-            log.warning("node %s declared dead (no heartbeat for %.0f s): %d users quit",
-                        node, self.settings.dead_after, count)
+            log.warning("node %s declared dead (its heartbeat expired): %d users quit", node, count)
 
     # -- IRC front end ------------------------------------------------------------------------
 
     @property
     def local_clients(self) -> int:
         return len(self._locals)
+
+
+def _last_beat(info: bytes | None) -> float:
+    """When a node's heartbeat record (JSON in the nodes hash) was written; 0 if unknown."""
+    try:
+        return float(json.loads(info)["beat"]) if info else 0.0
+    except (ValueError, KeyError, TypeError):
+        return 0.0
 
 
 def _refuse_nick(conn: Any, nick: str, held: bool | None) -> None:

@@ -2,40 +2,68 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from cluster_support import client, close_all, try_register
-from support import run_words, wait_until
+from support import run_words
 
 from words.config import ConfigError, config_from_mapping
 
 
-def status(node) -> list[dict]:
-    result = run_words("cluster", "status", "--config", str(node.config_path), "--json")
+async def status(node) -> list[dict]:
+    """`words cluster status --json` with `node`'s config (a subprocess, run in a thread)."""
+    result = await asyncio.to_thread(
+        run_words, "cluster", "status", "--config", str(node.config_path), "--json")
     assert result.returncode == 0, result.stderr + result.stdout
     return json.loads(result.stdout)
 
 
-async def test_cluster_status_shows_nodes_clients_and_lag(start_cluster, cluster_settings):
-    a, b = start_cluster("a", "b")
+async def status_until(node, check, what: str, timeout: float = 15.0) -> list[dict]:
+    """`status(node)` until `check(nodes)` holds (the figures move once a heartbeat)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        nodes = await status(node)  # each run takes a good part of a second: no sleep needed
+        if check(nodes):
+            return nodes
+        assert loop.time() < deadline, f"timed out after {timeout}s waiting for {what}: {nodes}"
+
+
+async def test_cluster_status_shows_nodes_clients_lag_and_the_dead(start_cluster, cluster_settings):
+    a, b, c = start_cluster("a", "b", "c")
     alice, bob, bert = await client(a, "alice"), await client(b, "bob"), await client(b, "bert")
     try:
-        # The figures are those of each node's last heartbeat (every 0.5 s here).
-        def clients_are(expected: dict) -> bool:
-            nodes = status(a)
-            return {n["node"]: n["clients"] for n in nodes} == expected
+        # The figures are those of each node's last heartbeat (every 0.5 s here); lag is
+        # the round trip of its last ping through Redis, measured from its second beat.
+        def counted(nodes: list[dict]) -> bool:
+            return ({n["node"]: n["clients"] for n in nodes} == {"a": 1, "b": 2, "c": 0}
+                    and all(n["lag"] > 0 for n in nodes))
 
-        await wait_until(lambda: clients_are({"a": 1, "b": 2}), "clients counted per node", timeout=15)
-        nodes = {n["node"]: n for n in status(a)}
-        assert nodes["a"]["alive"] and nodes["b"]["alive"]
+        nodes = {n["node"]: n for n in await status_until(a, counted, "clients counted per node")}
+        assert all(n["alive"] for n in nodes.values())
         assert nodes["a"]["users"] == 5  # alice, bob, bert, NickServ, ChanServ
-        assert all(0 <= n["lag"] < 2.0 for n in nodes.values())
-        table = run_words("cluster", "status", "--config", str(a.config_path))
+        assert all(n["lag"] < 1.0 and 0 <= n["beat_age"] < 2.0 for n in nodes.values()), nodes
+        table = await asyncio.to_thread(run_words, "cluster", "status", "--config", str(a.config_path))
         assert table.returncode == 0
-        assert "alive" in table.stdout and "2 of 2 nodes alive, 3 clients" in table.stdout
+        assert "3 of 3 nodes alive, 3 clients" in table.stdout
         # The start-up summary says which node this is and where its Redis is.
         assert f"node a on {cluster_settings['redis']} (prefix {cluster_settings['prefix']})" in a.log()
+
+        # A killed node is listed as dead (its heartbeat expired); a stopped one is not
+        # listed at all (it removed its heartbeat on the way out).
+        c.kill()
+        nodes = {n["node"]: n for n in await status_until(
+            a, lambda nodes: any(n["node"] == "c" and not n["alive"] for n in nodes), "c dead")}
+        assert nodes["a"]["alive"] and nodes["b"]["alive"]
+        assert nodes["c"]["beat_age"] >= 2.0  # dead_after
+        table = await asyncio.to_thread(run_words, "cluster", "status", "--config", str(a.config_path))
+        row = next(line for line in table.stdout.splitlines() if line.startswith(("│ c ", "┃ c ")))
+        assert "dead" in row and "alive" not in row
+        assert "2 of 3 nodes alive, 3 clients" in table.stdout
+        b.stop()
+        await status_until(a, lambda nodes: sorted(n["node"] for n in nodes) == ["a", "c"], "b gone")
     finally:
         await close_all(alice, bob, bert)
 
@@ -66,7 +94,8 @@ async def test_nodes_started_with_the_command_line_switches_join_and_chat(start_
         await carol.send("PRIVMSG #chat :from c")
         for other in (alice, bob):
             assert (await other.expect("PRIVMSG")).to_line() == ":carol!~user@127.0.0.1 PRIVMSG #chat :from c"
-        assert sorted((n["node"], n["alive"]) for n in status(a)) == [("a", True), ("b", True), ("c", True)]
+        assert sorted((n["node"], n["alive"]) for n in await status(a)) == [
+            ("a", True), ("b", True), ("c", True)]
     finally:
         await close_all(alice, bob, carol)
 
@@ -82,12 +111,12 @@ async def test_nodes_sharing_one_port_with_reuse_port(start_cluster):
     assert a.port == b.port
     clients = [(await try_register(a.port, f"user{i}"))[0] for i in range(16)]
     try:
-        def spread() -> bool:
-            counts = {n["node"]: n["clients"] for n in status(a)}
+        def spread(nodes: list[dict]) -> bool:
+            counts = {n["node"]: n["clients"] for n in nodes}
             return sum(counts.values()) == 16 and all(counts.get(x, 0) > 0 for x in "ab")
 
         # The kernel spreads connections by address hash: 16 land on both nodes.
-        await wait_until(spread, "connections on both nodes", timeout=15)
+        await status_until(a, spread, "connections on both nodes")
     finally:
         await close_all(*clients)
 
@@ -154,8 +183,6 @@ def test_cluster_without_the_redis_package_is_a_config_error(monkeypatch):
 
 async def test_a_channel_message_goes_once_to_each_node_with_members(start_cluster, cluster_settings):
     """Counted by the nodes themselves (their heartbeats): once per node, never per member."""
-    import asyncio
-
     from cluster_support import all_members
     from support import join
 
