@@ -134,7 +134,7 @@ def ensure_system_package(package: str, binary: str) -> str:
     """The path of `binary`, installing Debian's `package` first when it is missing.
 
     This is how the README's test command brings the system servers it needs
-    (ngIRCd, Prosody, PostgreSQL): `apt-get update` once, then
+    (ngIRCd, Prosody, PostgreSQL, Redis): `apt-get update` once, then
     `apt-get install -y`. It needs root, as on CI and the dev machines.
     """
     global _apt_updated
@@ -306,13 +306,16 @@ class RedisServer:
             self.proc.wait()
 
 
-def start_redis() -> RedisServer:
-    """A redis-server on a free loopback port that keeps nothing on disk."""
+def start_redis(*options: str) -> RedisServer:
+    """A redis-server on a free loopback port that keeps nothing on disk.
+
+    `options` are more of its command line (`"--requirepass", "secret"`).
+    """
     binary = ensure_system_package("redis-server", "redis-server")
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--protected-mode", "no", "--loglevel", "warning"],
+         "--protected-mode", "no", "--loglevel", "warning", *options],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     wait_for_port(port, proc=proc, timeout=30)

@@ -190,7 +190,10 @@ def _print_summary(config: Config, server) -> None:
         table.add_row("metrics", f"http://{metrics.bound[0]}:{metrics.bound[1]}/metrics")
     cluster = getattr(server, "cluster", None)
     if cluster is not None:
-        table.add_row("cluster", f"node {cluster.node} on {config.cluster.redis} (prefix {cluster.keys.prefix})")
+        from words.cluster.settings import redacted
+
+        table.add_row("cluster", f"node {cluster.node} on {redacted(config.cluster.redis)} "
+                                 f"(prefix {cluster.keys.prefix})")
     table.add_row("config", config.source)
     console.print(table)
     sys.stdout.flush()

@@ -43,6 +43,7 @@ from redis.exceptions import RedisError
 from words.cluster import ClusterError
 from words.cluster.keys import Keys
 from words.cluster.remote import RemoteApplier, RemoteMind, remote_node
+from words.cluster.settings import redacted
 from words.cluster.wire import MEMBER_CHANGES, dumps, encode, group_record, user_record
 from words.realm.events import (
     AccessChanged,
@@ -195,7 +196,7 @@ class ClusterLink:
         try:
             await self.redis.ping()
         except (RedisError, OSError) as exc:
-            raise ClusterError(f"cannot reach Redis at {settings.redis}: {exc}") from None
+            raise ClusterError(f"cannot reach Redis at {redacted(settings.redis)}: {exc}") from None
         self._claim_nick = self.redis.register_script(_CLAIM_NICK)
         self._release_nick = self.redis.register_script(_RELEASE_NICK)
         self._release_chanop = self.redis.register_script(_RELEASE_CHANOP)
@@ -217,8 +218,8 @@ class ClusterLink:
             loop.create_task(self._heartbeats(), name="cluster-heartbeat"),
         ]
         self._reader_task = loop.create_task(self._reader(self._pubsub), name="cluster-reader")
-        log.info("node %s joined the cluster at %s (prefix %s)", self.node, settings.redis,
-                 settings.prefix)
+        log.info("node %s joined the cluster at %s (prefix %s)", self.node,
+                 redacted(settings.redis), settings.prefix)
 
     async def stop(self) -> None:
         """Leave: send what is queued (the local users' quits), say goodbye, remove our state."""

@@ -26,7 +26,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from words.cluster.settings import Cluster
+    from words.cluster.settings import Cluster, redacted
     from words.config import ConfigError, load_config
 
     settings = Cluster()
@@ -44,12 +44,12 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         nodes = asyncio.run(read_nodes(url, prefix))
     except (RedisError, OSError) as exc:
-        print(f"words: error: cannot read the cluster from {url}: {exc}")
+        print(f"words: error: cannot read the cluster from {redacted(url)}: {exc}")
         return 1
     if args.json:
         print(json.dumps(nodes, indent=2))
         return 0
-    print_table(nodes, url, prefix, settings.dead_after)
+    print_table(nodes, redacted(url), prefix, settings.dead_after)
     return 0
 
 

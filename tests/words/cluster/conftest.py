@@ -48,13 +48,18 @@ class Node:
         assert self.proc is not None
         try:
             wait_for_port(self.port, proc=self.proc, timeout=timeout)
-            deadline = time.monotonic() + timeout
-            while f"listening on 127.0.0.1:{self.port}" not in self.log():
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("no 'listening on' in its log")
-                time.sleep(0.02)  # polling the log, with a deadline
+            self.wait_for_log(f"listening on 127.0.0.1:{self.port}", timeout)
         except (RuntimeError, TimeoutError) as exc:
             raise AssertionError(f"node {self.name} did not start: {exc}\n{self.log()}") from None
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
+        """Until `text` is in the node's log (RuntimeError if it exits or time runs out)."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"no {text!r} in its log")
+            time.sleep(0.02)  # polling the log, with a deadline
 
     def start(self) -> None:
         self.launch()

@@ -49,7 +49,8 @@ async def test_cluster_status_shows_nodes_clients_lag_and_the_dead(start_cluster
         assert table.returncode == 0
         assert "3 of 3 nodes alive, 3 clients" in table.stdout
         # The start-up summary says which node this is and where its Redis is.
-        assert f"node a on {cluster_settings['redis']} (prefix {cluster_settings['prefix']})" in a.log()
+        summary = f"node a on {cluster_settings['redis']} (prefix {cluster_settings['prefix']})"
+        await asyncio.to_thread(a.wait_for_log, summary)
 
         # A killed node is listed as dead (its heartbeat expired); a stopped one is not
         # listed at all (it removed its heartbeat on the way out).
@@ -80,7 +81,7 @@ async def test_nodes_started_with_the_command_line_switches_join_and_chat(start_
     alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
     try:
         for node in (b, c):
-            assert f"node {node.name} on " in node.log()
+            await asyncio.to_thread(node.wait_for_log, f"node {node.name} on ")
         await join(alice, "#chat")
         await all_members(bob, "#chat", 1)
         await join(bob, "#chat")
@@ -98,6 +99,46 @@ async def test_nodes_started_with_the_command_line_switches_join_and_chat(start_
             ("a", True), ("b", True), ("c", True)]
     finally:
         await close_all(alice, bob, carol)
+
+
+async def test_the_redis_password_is_never_shown(start_cluster, cluster_settings):
+    """In the start-up summary, the log, `cluster status` and its errors: `redis://:***@...`."""
+    from support import start_redis
+
+    own = start_redis("--requirepass", "s3cret-pw")
+    try:
+        cluster_settings["redis"] = f"redis://:s3cret-pw@127.0.0.1:{own.port}/0"
+        shown = f"redis://:***@127.0.0.1:{own.port}/0"
+        (a,) = start_cluster("a")
+        summary = f"node a on {shown} (prefix {cluster_settings['prefix']})"
+        await asyncio.to_thread(a.wait_for_log, summary)
+        assert f"node a joined the cluster at {shown} (prefix" in a.log()  # the log line
+        table = await asyncio.to_thread(run_words, "cluster", "status", "--config", str(a.config_path))
+        assert table.returncode == 0 and f"words cluster {cluster_settings['prefix']!r} on {shown}" in table.stdout
+        wrong = await asyncio.to_thread(
+            run_words, "cluster", "status", "--redis", f"redis://:wrong-pw@127.0.0.1:{own.port}/0")
+        assert wrong.returncode == 1
+        assert wrong.stdout.startswith(
+            f"words: error: cannot read the cluster from redis://:***@127.0.0.1:{own.port}/0: ")
+        a.stop()
+        everything = a.log() + table.stdout + table.stderr + wrong.stdout + wrong.stderr
+        assert "s3cret-pw" not in everything and "wrong-pw" not in everything
+    finally:
+        own.stop()
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("redis://:secret@host:6379/0", "redis://:***@host:6379/0"),
+    ("redis://user:secret@host/0", "redis://user:***@host/0"),
+    ("rediss://user@host/0", "rediss://user@host/0"),
+    ("redis://host/0?db=1&password=secret", "redis://host/0?db=1&password=***"),
+    ("unix://:secret@/run/redis.sock?db=0", "unix://:***@/run/redis.sock?db=0"),
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+])
+def test_redacted_urls(url, shown):
+    from words.cluster.settings import redacted
+
+    assert redacted(url) == shown
 
 
 def test_cluster_status_without_redis_fails_cleanly():
