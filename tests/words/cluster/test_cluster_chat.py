@@ -84,6 +84,32 @@ async def test_names_who_whois_see_users_of_every_node(start_cluster):
         await close_all(alice, bob, carol)
 
 
+async def test_who_mask_finds_users_of_other_nodes_sharing_no_channel(start_cluster):
+    a, b, c = start_cluster("a", "b", "c")
+    ann = await client(a, "ann")
+    # Each on a node of their own, in no channel: the other nodes know them all the same.
+    annie, anton = await RawClient.connect(b.port), await RawClient.connect(c.port)
+    await annie.register("annie", user="annie")
+    await anton.register("anton", user="anton")
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while len(lines := await reply_lines(ann, "WHO an*")) < 4:  # sign-ons arrive a moment later
+            assert loop.time() < deadline, lines
+        assert sorted(lines[:-1]) == [
+            ":irc.test 352 ann * ~annie 127.0.0.1 irc.test annie H :0 Real annie",
+            ":irc.test 352 ann * ~anton 127.0.0.1 irc.test anton H :0 Real anton",
+            ":irc.test 352 ann * ~user 127.0.0.1 irc.test ann H :0 Real ann",
+        ]
+        assert lines[-1] == ":irc.test 315 ann an* :End of WHO list"
+        assert await reply_lines(anton, "WHO annie") == [
+            ":irc.test 352 anton * ~annie 127.0.0.1 irc.test annie H :0 Real annie",
+            ":irc.test 315 anton annie :End of WHO list",
+        ]
+    finally:
+        await close_all(ann, annie, anton)
+
+
 async def test_nick_changes_are_seen_and_free_the_old_nick(start_cluster):
     (_, _, c), (alice, bob, carol) = await three_in_a_channel(start_cluster)
     try:
@@ -120,7 +146,7 @@ async def test_kick_and_ban_across_nodes(start_cluster):
         line = ":alice!~user@127.0.0.1 KICK #chat bob out"
         for c in (alice, bob, carol):
             assert (await c.expect("KICK")).to_line() == line
-        # She bans carol's mask; carol's node refuses carol's speech and bob's rejoin.
+        # She bans bob's mask: bob's node refuses his rejoin.
         await alice.send("MODE #chat +b bob!*@*")
         for c in (alice, carol):
             assert (await c.expect("MODE")).to_line() == ":alice!~user@127.0.0.1 MODE #chat +b bob!*@*"
@@ -138,6 +164,26 @@ async def test_kick_and_ban_across_nodes(start_cluster):
         await bob.send("JOIN #chat")
         assert (await bob.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
         assert (await alice.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
+    finally:
+        await close_all(alice, bob, carol)
+
+
+async def test_a_banned_member_on_another_node_cannot_speak(start_cluster):
+    _, (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    try:
+        await alice.send("MODE #chat +b carol!*@*")
+        line = ":alice!~user@127.0.0.1 MODE #chat +b carol!*@*"
+        for c in (alice, bob, carol):  # carol's node has the ban once she sees it
+            assert (await c.expect("MODE")).to_line() == line
+        assert await reply_lines(carol, "PRIVMSG #chat :can you hear me?") == [
+            ":irc.test 404 carol #chat :Cannot send to channel (you are banned)"
+        ]
+        # Nothing reached the others; carol is still a member and hears them.
+        for c in (alice, bob):
+            assert [m.command for m in await c.until_pong()] == []
+        await bob.send("PRIVMSG #chat :still here")
+        assert (await carol.expect("PRIVMSG")).to_line() == ":bob!~user@127.0.0.1 PRIVMSG #chat :still here"
+        assert (await alice.expect("PRIVMSG")).to_line() == ":bob!~user@127.0.0.1 PRIVMSG #chat :still here"
     finally:
         await close_all(alice, bob, carol)
 
@@ -196,10 +242,11 @@ async def test_invite_away_and_kill_across_nodes(start_cluster):
         # AWAY set on node b shows in WHOIS on node a.
         await bob.send("AWAY :lunch")
         await bob.expect("306")
-        while True:  # the AWAY reaches node a a moment later
-            lines = await reply_lines(alice, "WHOIS bob")
-            if ":irc.test 301 alice bob lunch" in lines:
-                break
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        # The AWAY reaches node a a moment later: WHOIS (a round trip each) until it shows.
+        while ":irc.test 301 alice bob lunch" not in await reply_lines(alice, "WHOIS bob"):
+            assert loop.time() < deadline, "bob's AWAY did not reach node a within 10 s"
         # An oper on node a KILLs bob on node b: bob's own node closes his connection.
         await alice.send("OPER root rootpw")
         await alice.expect("381")
