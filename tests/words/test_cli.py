@@ -6,7 +6,7 @@ import asyncio
 import signal
 
 import pytest
-from support import RawClient, free_port, run_words
+from support import RawClient, free_port, fresh_postgres_database, run_words
 
 
 def test_help_auth_lists_every_kind():
@@ -120,6 +120,36 @@ async def test_default_serve_allows_anonymous_and_says_goodbye_on_sigterm(words_
     assert "Server shutting down" in error.params[0]
     assert proc.wait(timeout=5) == 0  # the README: SIGTERM exits within a few seconds
     await client.close()
+    assert "realm      in-memory 'words.local', casemapping rfc1459" in proc.stdout.read()
+
+
+def test_serve_with_a_database_that_cannot_be_reached_says_so_and_exits(tmp_path):
+    config = tmp_path / "words.yaml"
+    port = free_port()  # nothing listens there
+    config.write_text(f"realm: {{database: 'postgresql://words:s3cret@127.0.0.1:{port}/words'}}\n")
+    result = run_words("serve", "--config", str(config), "--listen", f"127.0.0.1:{free_port()}")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"words: error: {config}: realm.database: "
+        "database error while reading the schema version: OperationalError")
+    assert "Connection refused" in result.stderr  # the logged reason
+    assert "Traceback" not in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+async def test_the_start_up_summary_names_the_database_without_its_password(
+        tmp_path, words_process, postgres_url):
+    url = fresh_postgres_database(postgres_url).replace("://postgres@", "://postgres:s3cret@")
+    config = tmp_path / "words.yaml"  # the test server trusts loopback: any password will do
+    config.write_text(f"realm: {{name: example.org, database: '{url}'}}\n")
+    port = free_port()
+    proc = words_process("--config", str(config), port=port)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0
+    out = proc.stdout.read()
+    shown = url.replace(":s3cret@", ":***@")
+    assert f"realm      SQL ({shown}) 'example.org', casemapping rfc1459" in out, out
+    assert "s3cret" not in out + proc.stderr.read()
 
 
 async def test_serve_runs_on_uvloop_when_the_config_says_so(tmp_path, words_process):

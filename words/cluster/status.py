@@ -8,10 +8,10 @@ import json
 import time
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from words.cluster.keys import Keys
+from words.console import table_console
 
 
 def add_parser(sub: Any) -> None:
@@ -83,9 +83,7 @@ async def read_nodes(url: str, prefix: str) -> list[dict[str, Any]]:
 
 
 def print_table(nodes: list[dict[str, Any]], url: str, prefix: str, dead_after: float) -> None:
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 120)  # to a file or pipe: whole rows, not 80 columns
+    console = table_console()
     table = Table(title=f"words cluster {prefix!r} on {url}")
     # "beat": how long ago the node's last heartbeat was written.
     for column in ("node", "state", "clients", "users", "channels", "lag", "beat", "up",
