@@ -3,7 +3,8 @@
 An event holds the realm's own User and Group objects; on the wire they are
 names (each node has its own objects for the same users). Each message is a
 small JSON object: "t" its type, "n" the node it comes from, "ts" the event's
-time (so server-time and msgid are the same on every node), then the fields.
+time and "id" its msgid (so server-time and msgid are the same on every node, live
+and in history), then the fields.
 
 An event type without an encoder here is not published (a node keeps it to
 itself): a new realm event that other nodes must see needs an entry here and
@@ -82,7 +83,7 @@ def _signed_on(e: SignedOn) -> dict[str, Any]:
 
 
 def _said(e: Said) -> dict[str, Any]:
-    data: dict[str, Any] = {"t": "msg", "s": e.sender.name, "x": e.text, "id": e.msgid}
+    data: dict[str, Any] = {"t": "msg", "s": e.sender.name, "x": e.text}
     if isinstance(e.target, Group):
         data["g"] = e.target.name
     else:
@@ -146,7 +147,19 @@ def encode(event: Event, node: str) -> bytes | None:
     data = encoder(event)
     data["n"] = node
     data["ts"] = event.time
+    data["id"] = event.msgid
     return dumps(data)
+
+
+def stamp(data: dict[str, Any]) -> dict[str, Any]:
+    """The time and msgid of an event from the wire, as keyword arguments for its class.
+
+    A message without "id" (from a node older than msgids on every event) leaves the
+    event the msgid it makes for itself.
+    """
+    if "id" in data:
+        return {"time": data["ts"], "msgid": data["id"]}
+    return {"time": data["ts"]}
 
 
 # One encoder for every message (json.dumps with options would build one per call).

@@ -725,7 +725,7 @@ class IRCConnection(asyncio.Protocol):
             key = ("away", self.render_key)
             data = event.rendered.get(key)
             if data is None:
-                data = self._render(event, user, [("AWAY", user.away)], key)
+                data = self._render(event, user, [("AWAY", user.away)], key, msgid=False)
             self.write(data)
 
     def user_left(self, event: Left) -> None:
@@ -789,21 +789,22 @@ class IRCConnection(asyncio.Protocol):
         """
         user, me = event.user, self.user
         key = ("chghost-fallback", self.conn_id)
-        data = [self._render(event, old_mask, [("QUIT", "Changing host")], key)]
+        # Stand-ins for the CHGHOST the client cannot read: none of them is that event.
+        data = [self._render(event, old_mask, [("QUIT", "Changing host")], key, msgid=False)]
         extended = "extended-join" in self.caps
         for group in user.groups.values():
             if me not in group.members:
                 continue
             join = ("JOIN", group.name, user.account or "*", user.realname) if extended else (
                 "JOIN", group.name)
-            data.append(self._render(event, user, [join], key))
+            data.append(self._render(event, user, [join], key, msgid=False))
             status = group.members.get(user, "")
             if status:
                 letters = "".join(c for c in "ov" if c in status)
                 mode = ("MODE", group.name, "+" + letters, *[user.name] * len(letters))
-                data.append(self._render(event, None, [mode], key))
+                data.append(self._render(event, None, [mode], key, msgid=False))
             if user.away is not None and "away-notify" in self.caps:
-                data.append(self._render(event, user, [("AWAY", user.away)], key))
+                data.append(self._render(event, user, [("AWAY", user.away)], key, msgid=False))
         event.rendered.pop(key, None)
         self.write(b"".join(data))
 
@@ -859,9 +860,13 @@ class IRCConnection(asyncio.Protocol):
 
     def _render(
         self, event: Event, source: User | str | None, lines: list[tuple[str, ...]],
-        key: object | None = None,
+        key: object | None = None, *, msgid: bool = True,
     ) -> bytes:
-        """Format `lines` for this client's variant and keep them on the event under `key`."""
+        """Format `lines` for this client's variant and keep them on the event under `key`.
+
+        The event's msgid goes on its first line only (a msgid names one message: a
+        MODE split over several lines is one event); `msgid` False: on none of them.
+        """
         variant = self.render_variant
         if key is None:
             key = self.render_key
@@ -871,11 +876,17 @@ class IRCConnection(asyncio.Protocol):
             prefix = source
         else:
             prefix = user_prefix(source)
-        tags = render_tags(event, source, variant) if variant else None
-        data = event.rendered[key] = b"".join(
-            format_line(*line, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
-            for line in lines
-        )
+        tags = render_tags(event, source, variant, msgid) if variant else None
+        first, *rest = lines
+        data = format_line(*first, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
+        if rest:
+            if tags:
+                tags = {name: value for name, value in tags.items() if name != "msgid"} or None
+            data += b"".join(
+                format_line(*line, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
+                for line in rest
+            )
+        event.rendered[key] = data
         return data
 
     def caps_changed(self) -> None:

@@ -5,6 +5,8 @@ every mind that must know and to every subscriber (history, a store, later a
 cluster link or the XMPP gateway). Events hold the realm's own User and Group
 objects; a cluster link turns them into names on the wire.
 
+`msgid` is made once per event, when it is made: every recipient, history and
+every cluster node (which receives it on the wire) see the same id (IRCv3 msgid).
 `rendered` is a per-event cache for front ends: the IRC server formats a
 channel message once and every recipient's connection reuses the same bytes.
 """
@@ -50,6 +52,7 @@ class Event:
     # are not told, only subscribers).
     mind_method: ClassVar[str | None] = None
     time: float = field(default_factory=event_time)
+    msgid: str = field(default_factory=new_msgid)
     rendered: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -133,7 +136,6 @@ class Said(Event):
     # empty: every member.
     to_status: str = ""
     tags: dict[str, str] | None = None
-    msgid: str = field(default_factory=new_msgid)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -34,7 +34,6 @@ from words.realm.events import (
     Renamed,
     Said,
     SettingsChanged,
-    new_msgid,
 )
 from words.realm.model import Group, User
 
@@ -315,10 +314,11 @@ class _Converters:
     @staticmethod
     def user_record(event: Event, kind: str, actor: User | None, target: str,
                     **values: Any) -> HistoryRecord:
+        # The event's own msgid: the one its recipients saw live (event-playback).
         if actor is None:  # the server (services, a REHASH)
-            return HistoryRecord(new_msgid(), event.time, kind, "", "", target, **values)
+            return HistoryRecord(event.msgid, event.time, kind, "", "", target, **values)
         return HistoryRecord(
-            msgid=new_msgid(), time=event.time, kind=kind, sender=actor.name,
+            msgid=event.msgid, time=event.time, kind=kind, sender=actor.name,
             sender_mask=actor.mask, target=target, account=actor.account,
             bot="bot" in actor.flags, **values,
         )
@@ -347,7 +347,7 @@ class _Converters:
     def renamed(self, event: Renamed) -> list[Entry]:
         user = event.user
         record = HistoryRecord(
-            msgid=new_msgid(), time=event.time, kind="nick", sender=event.old_name,
+            msgid=event.msgid, time=event.time, kind="nick", sender=event.old_name,
             sender_mask=f"{event.old_name}!{user.username}@{user.host}", target="",
             text=event.new_name, account=user.account, bot="bot" in user.flags,
         )

@@ -343,6 +343,42 @@ async def test_event_playback_adds_what_happened(start_server, opened):
         f":{prefix('alice')} PRIVMSG #a hello"]
 
 
+EVENTS = ("JOIN", "PART", "QUIT", "KICK", "NICK", "TOPIC", "MODE", "PRIVMSG")
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgresql"])
+async def test_event_playback_gives_each_event_the_msgid_and_time_it_had_live(
+        start_server, opened, tmp_path, request, backend):
+    if backend == "memory":
+        server = await start_server()
+    elif backend == "sqlite":
+        server = await start_server(database=f"sqlite:///{tmp_path / 'words.db'}")
+    else:
+        server = await start_server(
+            database=fresh_postgres_database(request.getfixturevalue("postgres_url")))
+    watch = await opened(server, "watch", FULL + " draft/event-playback", "#a")  # operator
+    alice = await opened(server, "alice", FULL, "#a")
+    await opened(server, "bob", FULL, "#a")  # kicked below
+    carol = await opened(server, "carol", FULL, "#a")
+    for client, line in [(watch, "TOPIC #a :the topic"), (watch, "MODE #a +v alice"),
+                         (alice, "PRIVMSG #a :hello"), (alice, "NICK alicia"),
+                         (watch, "KICK #a bob :out"), (alice, "PART #a :later"),
+                         (carol, "QUIT :gone")]:
+        await client.send(line)
+        if client is carol:
+            assert await carol.closed()
+        else:
+            await client.until_pong()
+    await watch.until_pong()
+    live = [m.to_line() for m in watch.received if m.command in EVENTS]
+    assert [line.split(" ", 2)[2].split()[0] for line in live] == [
+        "JOIN", "JOIN", "JOIN", "JOIN", "TOPIC", "MODE", "PRIVMSG", "NICK", "KICK", "PART", "QUIT"]
+    ref, body = batched(await answer(watch, "CHATHISTORY LATEST #a * 50"))
+    assert unbatched(ref, body) == live
+    ids = [msgid(line) for line in live]
+    assert len(set(ids)) == len(ids)
+
+
 async def test_without_batch_and_tags_the_lines_come_bare(chat, opened):
     server, _alice, _, _ = chat
     plain = await opened(server, "plain", "draft/chathistory", "#a")

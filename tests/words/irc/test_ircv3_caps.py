@@ -246,6 +246,48 @@ async def test_msgid_is_on_every_privmsg_notice_and_tagmsg_and_unique(capped):
     assert tag(bob_got[0], "msgid") == tag(carol_got[0], "msgid")
 
 
+async def test_msgid_is_on_every_relayed_event_the_same_for_each_recipient(capped):
+    # Every change of state is one realm event with one msgid (made once, in the realm).
+    caps = "message-tags away-notify account-notify setname"
+    alice = await capped("alice", caps, "#a")  # the first joiner: operator
+    bob = await capped("bob", caps, "#a")
+    carol = await capped("carol", caps)
+    lines = ["JOIN #a", "AWAY :lunch", "AWAY", "SETNAME :Carol C", "REGISTER * * sekrit123",
+             "NICK caroline", "PART #a :bye", "JOIN #a", "QUIT :gone"]
+    commands = ["JOIN", "AWAY", "AWAY", "SETNAME", "ACCOUNT", "NICK", "PART", "JOIN", "QUIT"]
+    seen: list[str] = []
+    for line, command in zip(lines, commands):
+        await settled(alice, bob)
+        await carol.send(line)
+        if command == "QUIT":
+            assert await carol.closed()
+        else:
+            await carol.until_pong()  # its lines wait for REGISTER's hashing: done then
+        alice_got = [m for m in await alice.until_pong() if m.command == command]
+        bob_got = [m for m in await bob.until_pong() if m.command == command]
+        assert len(alice_got) == len(bob_got) == 1, line
+        assert alice_got[0].tags["msgid"] == bob_got[0].tags["msgid"], line
+        seen.append(alice_got[0].tags["msgid"])
+    for line, command in [("TOPIC #a :news", "TOPIC"), ("MODE #a +v bob", "MODE"),
+                          ("KICK #a bob :out", "KICK")]:
+        alice_got, bob_got = await after(line, alice, bob)
+        assert [masked(x) for x in alice_got] == [masked(x) for x in bob_got], line
+        assert [x.split()[2] for x in bob_got] == [command]
+        assert tag(alice_got[0], "msgid") == tag(bob_got[0], "msgid")
+        seen.append(tag(bob_got[0], "msgid"))
+    assert all(seen) and len(set(seen)) == len(seen)
+
+
+async def test_a_line_that_is_not_the_event_has_no_msgid(capped):
+    # The AWAY that follows an away user's JOIN is not that JOIN: it has no msgid.
+    alice = await capped("alice", "message-tags away-notify", "#a")
+    bob = await capped("bob", "away-notify")
+    await bob.send("AWAY :gone fishing")
+    _, alice_got = await after("JOIN #a", bob, alice)
+    assert [masked(line) for line in alice_got] == [
+        f"@msgid=ID :{prefix('bob')} JOIN #a", f":{prefix('bob')} AWAY :gone fishing"]
+
+
 # -- account-tag -------------------------------------------------------------------------------
 
 

@@ -302,7 +302,13 @@ def record_lines(conn: IRCConnection, record: HistoryRecord, batch: str | None =
                  for params in render_changes(list(record.changes), max_params)]
     else:
         return []
-    return [format_line(*line, source=source, tags=tags or None) for line in lines]
+    if not lines:
+        return []
+    out = [format_line(*lines[0], source=source, tags=tags or None)]
+    if len(lines) > 1:  # as relayed: the msgid names the first line (a MODE split in several)
+        tags.pop("msgid", None)
+        out.extend(format_line(*line, source=source, tags=tags or None) for line in lines[1:])
+    return out
 
 
 # -- replay on JOIN ------------------------------------------------------------------------------
