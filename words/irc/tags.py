@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from words.irc.codec import escape_tag_value
+from words.realm.events import millis
 
 if TYPE_CHECKING:
     from words.realm import User
@@ -25,9 +26,8 @@ VARIANT_CAPS = (*TAG_CAPS, "extended-join")
 
 def server_time(stamp: float) -> str:
     """ISO 8601 in UTC with milliseconds, as server-time wants: 2026-11-22T05:41:02.123Z."""
-    seconds = int(stamp)
-    millis = int((stamp - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    seconds, ms = divmod(millis(stamp), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
 
 
 def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ...],

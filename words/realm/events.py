@@ -14,6 +14,7 @@ channel message once and every recipient's connection reuses the same bytes.
 from __future__ import annotations
 
 import itertools
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,26 @@ def event_time() -> float:
         return _last_time
     _last_time = now
     return now
+
+
+def millis(stamp: float) -> int:
+    """The millisecond (since the epoch) a time is shown as (IRCv3 server-time, CHATHISTORY).
+
+    In whole microseconds first (what the clock gives), then cut: with floats,
+    1.001 - 1 is 0.000999..., which would show a millisecond low.
+    """
+    return round(stamp * 1_000_000) // 1000
+
+
+def millisecond_start(ms: int) -> float:
+    """The earliest time shown as millisecond `ms` or later: CHATHISTORY's timestamp bounds
+    select exactly the records whose shown time is on the right side."""
+    stamp = (ms * 1000 - 0.5) / 1_000_000
+    while millis(stamp) >= ms:
+        stamp = math.nextafter(stamp, -math.inf)
+    while millis(stamp) < ms:
+        stamp = math.nextafter(stamp, math.inf)
+    return stamp
 
 
 @dataclass(slots=True, kw_only=True)

@@ -34,6 +34,8 @@ from words.realm.events import (
     Renamed,
     Said,
     SettingsChanged,
+    millis,
+    millisecond_start,
 )
 from words.realm.model import Group, User
 
@@ -95,7 +97,8 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """A message reference of CHATHISTORY: a msgid, or a time (seconds since the epoch)."""
+    """A message reference of CHATHISTORY: a msgid, or a time (seconds since the epoch),
+    which selects by its millisecond as shown (`millis`): before it, or after it."""
 
     msgid: str | None = None
     time: float | None = None
@@ -377,13 +380,19 @@ class _Converters:
 
 
 def after_time(ref: Ref, inclusive: bool) -> float:
-    """The earliest record time after a timestamp reference.
+    """The earliest record time after (or at) a timestamp reference.
 
     Timestamps have milliseconds and records finer times: a record is after
-    12:00:00.123 when its millisecond is, from 12:00:00.124 on.
+    12:00:00.123 when its millisecond (as shown, `millis`) is, from 12:00:00.124 on.
     """
     assert ref.time is not None
-    return ref.time if inclusive else ref.time + 0.001
+    return millisecond_start(millis(ref.time) + (0 if inclusive else 1))
+
+
+def before_time(ref: Ref) -> float:
+    """Records before a timestamp reference are earlier than this: their millisecond is."""
+    assert ref.time is not None
+    return millisecond_start(millis(ref.time))
 
 
 def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
@@ -399,14 +408,19 @@ def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
         return None
 
     lower = upper = None
+    after_bound = before_bound = 0.0  # the time bounds of timestamp references
     if query.after is not None:
         lower = locate(query.after)
         if query.after.msgid is not None and lower is None:
             return []
+        if lower is None:
+            after_bound = after_time(query.after, query.after_inclusive)
     if query.before is not None:
         upper = locate(query.before)
         if query.before.msgid is not None and upper is None:
             return []
+        if upper is None:
+            before_bound = before_time(query.before)
     picked: list[HistoryRecord] = []
     for order, entry in entries:
         record = entry.record
@@ -423,13 +437,13 @@ def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
             if lower is not None:
                 if order < lower[1] or (order == lower[1] and not query.after_inclusive):
                     continue
-            elif record.time < after_time(query.after, query.after_inclusive):
+            elif record.time < after_bound:
                 continue
         if query.before is not None:
             if upper is not None:
                 if order >= upper[1]:
                     continue
-            elif record.time >= query.before.time:
+            elif record.time >= before_bound:
                 continue
         picked.append(record)
     if query.limit <= 0:

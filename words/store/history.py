@@ -36,6 +36,7 @@ from words.realm.history import (
     Ref,
     Retention,
     after_time,
+    before_time,
     target_name,
 )
 from words.store import schema
@@ -239,7 +240,7 @@ class SQLHistory(History):
             return c.id < row.id
         if lower:
             return c.time >= after_time(ref, query.after_inclusive)
-        return c.time < ref.time
+        return c.time < before_time(ref)
 
     def _fresh(self, keys: Iterable[str], now: float):
         """Records not past their conversation's age (pruning runs only once a minute)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 from dataclasses import replace
 
 import pytest
-from support import RawClient, free_port, fresh_postgres_database, join
+from support import RawClient, free_port, fresh_postgres_database, join, wait_until
 
 from words.config import HistoryConfig
+from words.irc.tags import server_time
 
 HOST = "127.0.0.1"
 FULL = "batch server-time message-tags draft/chathistory"
@@ -102,13 +104,20 @@ def stamp(line: str) -> str:
 
 @pytest.fixture
 async def chat(start_server, opened):
-    """A server with history; alice (full caps) says m0..m9 in #a, bob (full caps) hears it."""
+    """A server with history; alice (full caps) says m0..m9 in #a, bob (full caps) hears it.
+
+    m5..m9 are said in a later millisecond than m0..m4, so timestamps split them.
+    """
     server = await start_server()
     alice = await opened(server, "alice", FULL, "#a")
     bob = await opened(server, "bob", FULL, "#a")
     await alice.until_pong()
-    live = await said(alice, bob, [f"PRIVMSG #a :m{i}" for i in range(10)])
+    live = await said(alice, bob, [f"PRIVMSG #a :m{i}" for i in range(5)])
+    # The server runs in this process: its clock is this one.
+    await wait_until(lambda: server_time(time.time()) > stamp(live[-1]), "the next millisecond")
+    live += await said(alice, bob, [f"PRIVMSG #a :m{i}" for i in range(5, 10)])
     await alice.until_pong()
+    assert stamp(live[4]) < stamp(live[5])
     return server, alice, bob, live
 
 
@@ -161,7 +170,9 @@ async def test_latest_after_a_msgid_and_a_timestamp(chat):
     assert unbatched(ref, body) == live[7:]
     # A timestamp has milliseconds: after it means from the next millisecond on.
     ref, body = batched(await answer(bob, f"CHATHISTORY LATEST #a timestamp={stamp(live[0])} 10"))
-    assert unbatched(ref, body) == [line for line in live if stamp(line) > stamp(live[0])]
+    later = [line for line in live if stamp(line) > stamp(live[0])]
+    assert live[5:] == later[-5:]  # m5..m9 at least (the fixture's later millisecond)
+    assert unbatched(ref, body) == later
 
 
 async def test_before_after_around_between(chat):
@@ -187,9 +198,18 @@ async def test_timestamps_select_by_time(chat):
     _, _, bob, live = chat
     first, last = stamp(live[0]), stamp(live[-1])
     ref, body = batched(await answer(bob, f"CHATHISTORY BEFORE #a timestamp={last} 100"))
-    assert unbatched(ref, body) == [line for line in live if stamp(line) < last]
+    earlier = [line for line in live if stamp(line) < last]
+    assert earlier[:5] == live[:5]  # m0..m4 at least (the fixture's earlier millisecond)
+    assert unbatched(ref, body) == earlier
     ref, body = batched(await answer(bob, f"CHATHISTORY AFTER #a timestamp={first} 100"))
-    assert unbatched(ref, body) == [line for line in live if stamp(line) > first]
+    later = [line for line in live if stamp(line) > first]
+    assert later[-5:] == live[5:]
+    assert unbatched(ref, body) == later
+    # At a record's own millisecond: BEFORE leaves it out, AFTER of the one before takes it.
+    at = stamp(live[5])
+    ref, body = batched(await answer(bob, f"CHATHISTORY BEFORE #a timestamp={at} 100"))
+    assert unbatched(ref, body) == [line for line in live if stamp(line) < at]
+    assert live[5] not in unbatched(ref, body) and live[4] in unbatched(ref, body)
     ref, body = batched(await answer(
         bob, "CHATHISTORY BETWEEN #a timestamp=2000-01-01T00:00:00.000Z "
              "timestamp=2999-01-01T00:00:00.000Z 100"))

@@ -159,6 +159,15 @@ def test_server_time_format():
 
     assert server_time(0.0) == "1970-01-01T00:00:00.000Z"
     assert server_time(1795326062.1239) == "2026-11-22T05:41:02.123Z"
+    # Exact milliseconds are shown as they are (float subtraction made 1.001 show .000).
+    assert server_time(1.001) == "1970-01-01T00:00:01.001Z"
+    assert server_time(1795326062.999) == "2026-11-22T05:41:02.999Z"
+    # A time a client sends back (CHATHISTORY timestamp=...) is shown as it was.
+    from datetime import datetime
+
+    for ms in range(1795326062000, 1795326063000):
+        text = server_time(ms / 1000)
+        assert server_time(datetime.fromisoformat(text).timestamp()) == text
 
 
 # -- message-tags, msgid -----------------------------------------------------------------------

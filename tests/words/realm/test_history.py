@@ -4,11 +4,13 @@ PostgreSQL; and history surviving a restart of the SQL realm."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import pytest
 from support import RecordingMind, wait_until
 
+from words.realm.events import millis
 from words.realm.history import MESSAGE_KINDS, Entry, HistoryRecord, Ref, Retention
 from words.realm.sql import SQLWordsRealm
 from words.store.database import StoreError
@@ -114,17 +116,51 @@ async def test_the_selectors(make_realm, kind):
     # Backwards: counted from the first reference, still oldest first.
     assert texts(await h.between("#chan", Ref(msgid=ids[6]), Ref(msgid=ids[1]), 3, **only)) == [
         "m3", "m4", "m5"]
-    # Timestamps: strictly before / after the time of m5.
+    # Timestamps have milliseconds: before the millisecond of m5, and after it (from the
+    # next millisecond on).
     when = Ref(time=everything[5].time)
-    assert texts(await h.before("#chan", when, 2, **only)) == ["m3", "m4"]
-    # After a timestamp is from its next millisecond on (timestamps have milliseconds).
-    later = [r.text for r in everything if r.time >= when.time + 0.001]
-    assert texts(await h.after("#chan", when, 2, **only)) == later[:2]
+    earlier = [r.text for r in everything if millis(r.time) < millis(when.time)]
+    assert texts(await h.before("#chan", when, 20, **only)) == earlier
+    later = [r.text for r in everything if millis(r.time) > millis(when.time)]
+    assert texts(await h.after("#chan", when, 20, **only)) == later
     assert texts(await h.after("#chan", Ref(time=everything[0].time - 1), 2, **only)) == [
         "m0", "m1"]
     # An unknown msgid matches nothing; kinds=None gives the joins too.
     assert await h.before("#chan", Ref(msgid="nope"), 5) == []
     assert [r.kind for r in await h.latest("#chan", 12)][:2] == ["join", "join"]
+
+
+async def test_timestamps_select_by_the_millisecond_shown(make_realm, kind):
+    # m0..m2 in one millisecond, m3..m5 in a later one: a timestamp splits them exactly,
+    # at the bounds too (records are compared as their time is shown, `millis`).
+    realm = await realm_with_history(make_realm, kind)
+    alice, _, group = await chat(realm, "m0", "m1", "m2")
+    first = await realm.history.latest("#chan", 1)
+    await wait_until(lambda: millis(time.time()) > millis(first[0].time), "the next millisecond")
+    for line in ("m3", "m4", "m5"):
+        realm.say(alice, group, line)
+    h, only = realm.history, {"kinds": MESSAGE_KINDS}
+    everything = await h.latest("#chan", 20, **only)
+    shown = [millis(r.time) for r in everything]
+    assert shown[2] < shown[3]
+    # The reference is the millisecond of m3, as a client sends it back (a float of it).
+    at = Ref(time=shown[3] / 1000)
+    assert texts(await h.before("#chan", at, 20, **only)) == [
+        r.text for r, ms in zip(everything, shown) if ms < shown[3]]
+    assert texts(await h.after("#chan", at, 20, **only)) == [
+        r.text for r, ms in zip(everything, shown) if ms > shown[3]]
+    assert texts(await h.around("#chan", at, 20, **only))[-3:] == ["m3", "m4", "m5"]
+    assert "m2" in texts(await h.before("#chan", at, 20, **only))
+
+
+def test_millis_and_millisecond_start():
+    from words.realm.events import millisecond_start
+
+    assert millis(1.001) == 1001 and millis(0.0) == 0 and millis(1795326062.1239) == 1795326062123
+    for ms in (1, 999, 1001, 1795326062123, 1795326062999):
+        start = millisecond_start(ms)
+        assert millis(start) == ms and millis(math.nextafter(start, -math.inf)) == ms - 1
+        assert millis(ms / 1000) == ms  # a client's timestamp is its own millisecond
 
 
 async def test_private_conversations_belong_to_their_two_parties(make_realm, kind):
