@@ -48,6 +48,7 @@ from words.realm.events import (
     UserFlagsChanged,
     Wallops,
 )
+from words.services.base import answering
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -61,12 +62,31 @@ log = logging.getLogger("words.irc")
 
 _ids = itertools.count(1)
 
-# The answer being gathered for a labelled command that answers later (run_holding_input):
-# (connection, lines). A context variable, so only what that command's own task
-# sends (and the events it causes) is gathered, never what other clients cause meanwhile.
-_late_answer: contextvars.ContextVar[tuple[IRCConnection, list[bytes]] | None] = (
-    contextvars.ContextVar("late_answer", default=None)
-)
+
+class _Answer:
+    """The answer being gathered for one labelled command (labeled-response).
+
+    `lines` is what the client gets, `tasks` the tasks still answering (services'
+    replies, a second history read), `owner` the task that sends the answer once
+    they are done; `open` until it is sent.
+    """
+
+    __slots__ = ("conn", "label", "lines", "open", "owner", "tasks")
+
+    def __init__(self, conn: IRCConnection, label: str) -> None:
+        self.conn = conn
+        self.label = label
+        self.lines: list[bytes] = []
+        self.tasks: list[asyncio.Task] = []
+        self.owner: asyncio.Task | None = None
+        self.open = True
+
+
+# The answer of the labelled command being handled. A context variable, set while its
+# handler runs: the tasks the handler starts inherit it, so what they send this client
+# (and what the events they cause send it) joins the answer, never what other clients
+# cause meanwhile.
+_answer: contextvars.ContextVar[_Answer | None] = contextvars.ContextVar("answer", default=None)
 
 # Lines held while a login or an OPER is checked; past this, reading pauses
 # (the rest waits in the socket) until they are served.
@@ -108,7 +128,7 @@ class IRCConnection(asyncio.Protocol):
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
         "_tokens", "_token_time", "_lagged", "_lag_handle", "_admission", "_discarding", "_abort_handle",
-        "caps", "cap_version", "sasl", "render_key", "render_variant", "_batches", "label",
+        "caps", "cap_version", "sasl", "render_key", "render_variant", "_batches", "_answering",
         "_multiline",
     )
 
@@ -150,9 +170,9 @@ class IRCConnection(asyncio.Protocol):
         # counts them; a message's fan-out appends single lines only (receive_all).
         self._multiline = False
         self._batches = 0  # batch references made for this client
-        # The label of the command being handled (labeled-response), until a
-        # handler that answers later takes it (take_label).
-        self.label: str | None = None
+        # Labelled answers (labeled-response) not sent yet: while there are, write()
+        # looks for the one it may belong to.
+        self._answering = 0
         self.sasl: SaslSession | None = None  # an AUTHENTICATE exchange under way
         # Input pacing: a token bucket; lines without a token wait in _lagged.
         self._tokens = float(server.config.limits.flood_burst)
@@ -298,25 +318,46 @@ class IRCConnection(asyncio.Protocol):
         as if it had waited for each reply.
         """
         self._holds += 1
-        self.answer_later(coro).add_done_callback(self._release_input)
+        # In a context of its own: the held lines are not part of this command's answer.
+        self.answer_later(coro).add_done_callback(self._release_input,
+                                                  context=contextvars.Context())
 
     def answer_later(self, coro) -> asyncio.Task:
-        """Run `coro`, the answer of the command being handled, as a task. A labelled
-        command (labeled-response) gets its label on what the task sends when done."""
-        label = self.take_label()
-        if label is not None:
-            coro = self._answer_labeled(coro, label)
-        task = asyncio.get_running_loop().create_task(coro)
+        """Run `coro`, (part of) the answer of the command being handled, as a task.
+
+        For a labelled command (labeled-response), what the task sends this client
+        joins the command's answer, sent labelled when this task and every other one
+        answering the command are done: the first such task sends it (its done
+        callbacks run after that), the others are waited for.
+        """
+        loop = asyncio.get_running_loop()
+        answer = _answer.get()
+        if answer is None or not answer.open or answer.conn is not self:
+            task = loop.create_task(coro)
+        elif answer.owner is None:
+            task = answer.owner = loop.create_task(self._answered(answer, coro))
+        else:
+            task = loop.create_task(coro)
+            answer.tasks.append(task)
         self.server.track(task)
         return task
 
-    async def _answer_labeled(self, coro, label: str) -> None:
-        lines: list[bytes] = []
-        _late_answer.set((self, lines))  # in this task's own context only
+    async def _answered(self, answer: _Answer, coro) -> None:
+        """Run `coro` (if any), wait for the other tasks answering, then send the answer."""
         try:
-            await coro
+            if coro is not None:
+                await coro
+            while answer.tasks:
+                await asyncio.wait([answer.tasks.pop(0)])
         finally:
-            self.write_labeled(b"".join(lines), label)
+            self._send_answer(answer)
+
+    def _send_answer(self, answer: _Answer) -> None:
+        """Queue the whole answer: one line labelled, several in a batch, none an ACK."""
+        answer.open = False
+        self._answering -= 1
+        data = b"".join(answer.lines)
+        self._queue(label_lines(data, answer.label, self.new_batch_ref("L"), self.server.name))
 
     def _release_input(self, _task: asyncio.Task) -> None:
         self._holds -= 1
@@ -400,24 +441,31 @@ class IRCConnection(asyncio.Protocol):
     def _dispatch_labeled(
         self, msg: Message, label: str, run: Callable[[Message], None] | None = None
     ) -> None:
-        """labeled-response: what the command answers at once is sent with its label.
+        """labeled-response: the command's answer is sent with its label.
 
-        The handler runs synchronously, so everything it writes to this client
-        is its answer; it is gathered, then sent labelled (one line), in a
+        Everything written to this client while the handler runs, and by the tasks
+        it starts (answer_later; a service's reply, see words.services.base.answering)
+        until they are done, is its answer; it is sent labelled (one line), in a
         `labeled-response` batch (several) or as a labelled ACK (none).
         """
-        saved, self.out = self.out, []
-        self.label = label
+        answer = _Answer(self, label)
+        saved, self.out = self.out, answer.lines  # what is queued directly joins it too
+        self._answering += 1
+        token = _answer.set(answer)
+        replies = answering.set(answer.tasks)
         try:
             (run or self._dispatch)(msg)
         finally:
-            answer, self.out = b"".join(self.out), saved
-            if self.label is None:  # taken: the handler labels its answer itself, later
-                if answer:
-                    self.write(answer)
-            else:
-                self.label = None
-                self.write_labeled(answer, label)
+            answering.reset(replies)
+            _answer.reset(token)
+            self.out = saved
+            if answer.owner is None:
+                if answer.tasks:  # only services answer later: wait for them
+                    answer.owner = asyncio.get_running_loop().create_task(
+                        self._answered(answer, None))
+                    self.server.track(answer.owner)
+                else:
+                    self._send_answer(answer)
 
     def _dispatch(self, msg: Message) -> None:
         name = msg.command.upper()
@@ -444,26 +492,24 @@ class IRCConnection(asyncio.Protocol):
     # -- output ----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Queue bytes; the server writes every queue once per loop iteration."""
+        """Queue bytes; the server writes every queue once per loop iteration.
+
+        Bytes that answer a labelled command still being answered join that answer.
+        """
+        if self._answering:
+            answer = _answer.get()
+            if answer is not None and answer.open and answer.conn is self:
+                answer.lines.append(data)
+                return
+        self._queue(data)
+
+    def _queue(self, data: bytes) -> None:
         if self.closing:
             return
         if not self.out:
             self.server.schedule_flush(self)
         self.out.append(data)
         self._multiline = True
-
-    def take_label(self) -> str | None:
-        """For a handler that answers later (a database read): the label of the command
-        being handled, or None. The handler then sends its answer with write_labeled."""
-        label, self.label = self.label, None
-        return label
-
-    def write_labeled(self, data: bytes, label: str | None) -> None:
-        """Queue `data`, the whole answer to a command labelled `label` (None: unlabelled)."""
-        if label is None:
-            self.write(data)
-            return
-        self.write(label_lines(data, label, self.new_batch_ref("L"), self.server.name))
 
     def new_batch_ref(self, prefix: str) -> str:
         """A batch reference unique on this connection."""
@@ -472,19 +518,10 @@ class IRCConnection(asyncio.Protocol):
 
     def send(self, command: str, *params: str, source: str | None = None) -> None:
         line = format_line(command, *params, source=source)
-        data = line.encode("utf-8", "replace") + b"\r\n"
-        late = _late_answer.get()
-        if late is not None and late[0] is self:
-            late[1].append(data)
-            return
-        self.write(data)
+        self.write(line.encode("utf-8", "replace") + b"\r\n")
 
     def send_lines(self, data: bytes) -> None:
         """Queue lines already rendered (each ending in CR LF) as send() queues its line."""
-        late = _late_answer.get()
-        if late is not None and late[0] is self:
-            late[1].append(data)
-            return
         self.write(data)
 
     def numeric(self, code: str, *params: str) -> None:
@@ -513,7 +550,8 @@ class IRCConnection(asyncio.Protocol):
         if self.closing:
             return
         self.log.info("closing: %s", reason)
-        self.write(format_line("ERROR", f"Closing Link: {self.peer_host} ({reason})").encode() + b"\r\n")
+        # Never held back in an answer: the client is told why it goes, whatever it asked.
+        self._queue(format_line("ERROR", f"Closing Link: {self.peer_host} ({reason})").encode() + b"\r\n")
         self.flush_now()
         self.closing = True
         self._sign_off(reason)

@@ -476,6 +476,68 @@ async def test_replay_on_join_for_clients_without_chathistory(start_server, open
     assert got[-1] == ":irc.test 366 modern #a :End of /NAMES list"
 
 
+async def test_a_labeled_join_gets_its_burst_and_replay_in_one_labeled_answer(start_server,
+                                                                             opened):
+    server = await start_server(history=HistoryConfig(replay_on_join=2))
+    alice = await opened(server, "alice", "", "#a", "#b")
+    for line in ("PRIVMSG #a :a0", "PRIVMSG #a :a1", "PRIVMSG #a :a2", "PRIVMSG #b :b0"):
+        await alice.send(line)
+    await alice.until_pong()
+    client = await opened(server, "lab", "batch server-time labeled-response")
+    got = [re.sub(r"time=[^; ]+", "time=T", line)
+           for line in await answer(client, "@label=j1 JOIN #a,#b")]
+    outer = re.fullmatch(r"@label=j1 :irc\.test BATCH \+(\S+) labeled-response", got[0]).group(1)
+    first = re.fullmatch(fr"@batch={outer} :irc\.test BATCH \+(\S+) chathistory #a",
+                         got[7]).group(1)
+    second = re.fullmatch(fr"@batch={outer} :irc\.test BATCH \+(\S+) chathistory #b",
+                          got[11]).group(1)
+    # The JOIN bursts, then each channel's replay (a batch inside the labelled one), then
+    # nothing: no unlabelled burst, no stray ACK.
+    assert got == [
+        f"@label=j1 :irc.test BATCH +{outer} labeled-response",
+        f"@batch={outer};time=T :{prefix('lab')} JOIN #a",
+        f"@batch={outer} :irc.test 353 lab = #a :@alice lab",
+        f"@batch={outer} :irc.test 366 lab #a :End of /NAMES list",
+        f"@batch={outer};time=T :{prefix('lab')} JOIN #b",
+        f"@batch={outer} :irc.test 353 lab = #b :@alice lab",
+        f"@batch={outer} :irc.test 366 lab #b :End of /NAMES list",
+        f"@batch={outer} :irc.test BATCH +{first} chathistory #a",
+        f"@batch={first};time=T :{prefix('alice')} PRIVMSG #a a1",
+        f"@batch={first};time=T :{prefix('alice')} PRIVMSG #a a2",
+        f"@batch={outer} :irc.test BATCH -{first}",
+        f"@batch={outer} :irc.test BATCH +{second} chathistory #b",
+        f"@batch={second};time=T :{prefix('alice')} PRIVMSG #b b0",
+        f"@batch={outer} :irc.test BATCH -{second}",
+        f":irc.test BATCH -{outer}",
+    ]
+
+
+async def test_replay_on_join_for_each_combination_of_batch_and_server_time(start_server,
+                                                                           opened):
+    # batch: a chathistory batch; server-time: the time as a tag, else in the text.
+    server = await start_server(history=HistoryConfig(replay_on_join=1))
+    alice = await opened(server, "alice", "", "#a")
+    await alice.send("PRIVMSG #a :hello")
+    await alice.until_pong()
+    stamped = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "
+    for nick, caps, expected in [
+        ("none", "", [f":{prefix('alice')} PRIVMSG #a :[T] hello"]),
+        ("timed", "server-time", [f"@time=T :{prefix('alice')} PRIVMSG #a hello"]),
+        ("batched", "batch", ["BATCH +R chathistory #a",
+                              f"@batch=R :{prefix('alice')} PRIVMSG #a :[T] hello", "BATCH -R"]),
+        ("both", "batch server-time", ["BATCH +R chathistory #a",
+                                       f"@batch=R;time=T :{prefix('alice')} PRIVMSG #a hello",
+                                       "BATCH -R"]),
+    ]:
+        client = await opened(server, nick, caps)
+        got = await answer(client, "JOIN #a")
+        replay = got[got.index(f":irc.test 366 {nick} #a :End of /NAMES list") + 1:]
+        plain = [re.sub(stamped, "[T] ", re.sub(r"time=[^; ]+", "time=T", line)) for line in replay]
+        plain = [re.sub(r"batch=[^; ]+", "batch=R", line) for line in plain]
+        plain = [re.sub(r"^:irc\.test BATCH ([+-])\S+", r"BATCH \1R", line) for line in plain]
+        assert plain == expected, caps
+
+
 # -- SQL realm: the same answers, and across restarts ----------------------------------------------
 
 

@@ -717,6 +717,89 @@ async def test_a_late_answer_without_a_label_is_sent_as_it_is(capped):
     ]
 
 
+async def labeled_later(client: RawClient, line: str) -> list[str]:
+    """The labelled answer to `line`, read to its end: a service answers in a task of its
+    own, so a PING sent right behind can be answered first. Then nothing else came."""
+    await client.until_pong()
+    await client.send(line)
+    got: list[str] = []
+    while True:
+        text = (await client.read_message()).to_line()
+        got.append(text)
+        if got[0].startswith("@label=") and " BATCH +" in got[0]:
+            ref = got[0].split("BATCH +", 1)[1].split()[0]
+            if text == f":irc.test BATCH -{ref}":
+                break
+        elif text.startswith("@label="):
+            break
+    assert await client.until_pong() == []  # no stray line, no ACK afterwards
+    return got
+
+
+async def test_a_labeled_message_to_a_service_gets_its_replies_labeled(capped):
+    alice = await capped("alice", LABELED)
+    nickserv = "NickServ!services@irc.test"
+    # One reply: labelled; several: a labeled-response batch.
+    assert await labeled_later(alice, "@label=n1 PRIVMSG NickServ :FROB") == [
+        (f"@label=n1 :{nickserv} NOTICE alice :Unknown command FROB. Send HELP for the list of "
+         "commands.")]
+    got = await labeled_later(alice, "@label=n2 PRIVMSG NickServ :HELP REGISTER")
+    ref = got[0].split("BATCH +", 1)[1].split()[0]
+    assert got == [
+        f"@label=n2 :irc.test BATCH +{ref} labeled-response",
+        (f"@batch={ref} :{nickserv} NOTICE alice :REGISTER <password>: register your current "
+         "nick as an account, and log in to it."),
+        (f"@batch={ref} :{nickserv} NOTICE alice :The nick then belongs to the account: log in "
+         "with SASL, PASS nick:password or IDENTIFY."),
+        f":irc.test BATCH -{ref}",
+    ]
+    # What the command causes comes with it: REGISTER's notice and the 900 of the login.
+    got = await labeled_later(alice, "@label=n3 PRIVMSG NickServ :REGISTER sekrit123")
+    ref = got[0].split("BATCH +", 1)[1].split()[0]
+    assert got[0] == f"@label=n3 :irc.test BATCH +{ref} labeled-response"
+    logged_in = f":irc.test 900 alice {prefix('alice')} alice :You are now logged in as alice"
+    assert f"@batch={ref} {logged_in}" in got
+    assert got[-1] == f":irc.test BATCH -{ref}"
+    assert all(line.startswith(f"@batch={ref} ") for line in got[1:-1]) and len(got) > 3
+
+
+async def test_a_labeled_message_to_a_service_with_echo_message(capped):
+    alice = await capped("alice", f"{LABELED} echo-message")
+    got = await labeled_later(alice, "@label=e1 PRIVMSG NickServ :FROB")
+    ref = got[0].split("BATCH +", 1)[1].split()[0]
+    assert got == [
+        f"@label=e1 :irc.test BATCH +{ref} labeled-response",
+        f"@batch={ref} :{prefix('alice')} PRIVMSG NickServ FROB",
+        (f"@batch={ref} :NickServ!services@irc.test NOTICE alice :Unknown command FROB. Send "
+         "HELP for the list of commands."),
+        f":irc.test BATCH -{ref}",
+    ]
+
+
+async def test_a_labeled_oper_gets_its_replies_labeled(start_server):
+    from words.config import Oper
+    from words.cred import DEFAULT_HASHER
+
+    server = await start_server(opers=(Oper("root", DEFAULT_HASHER.hash("sesame"),
+                                            hosts=("~user@127.0.0.1",)),))
+    alice = await RawClient.connect(server.port)
+    try:
+        await negotiate(alice, "alice", LABELED)
+        # OPER checks the password off the loop: the late answer, with the MODE it causes.
+        got = await labeled(alice, "@label=o1 OPER root sesame")
+        ref = got[0].split("BATCH +", 1)[1].split()[0]
+        assert got == [
+            f"@label=o1 :irc.test BATCH +{ref} labeled-response",
+            f"@batch={ref} :alice MODE alice +o",
+            f"@batch={ref} :irc.test 381 alice :You are now an IRC operator",
+            f":irc.test BATCH -{ref}",
+        ]
+        assert await labeled(alice, "@label=o2 OPER root wrong") == [
+            "@label=o2 :irc.test 464 alice :Password incorrect"]
+    finally:
+        await alice.close()
+
+
 def test_label_lines_escapes_the_label():
     from words.irc.tags import label_lines
 
