@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
 from words.irc.codec import (
+    MAX_CLIENT_TAGS_BYTES,
     ParseError,
     check_length,
     decode_line,
@@ -97,6 +98,17 @@ _MAX_PARTIAL = 8191 + 512
 # before it is cut: a peer that reads nothing, or is gone without a FIN, would
 # otherwise hold its socket and buffers for ever.
 _CLOSE_GRACE = 5.0
+
+
+def client_tags_too_long(raw: bytes) -> bool:
+    """IRCv3 message-tags: a client's tag data (between '@' and the space) over 4094 bytes.
+
+    Refused whole (417), whatever the command and the client's capabilities.
+    """
+    if not raw.startswith(b"@"):
+        return False
+    space = raw.find(b" ")
+    return (space if space >= 0 else len(raw)) - 1 > MAX_CLIENT_TAGS_BYTES
 
 
 def user_prefix(user: User) -> str:
@@ -378,8 +390,9 @@ class IRCConnection(asyncio.Protocol):
             raw = raw[:-1]
         if not raw.strip():
             return  # empty lines are allowed and ignored
-        too_long = check_length(raw)
-        if too_long is not None:
+        if check_length(raw) is not None or (
+            len(raw) > MAX_CLIENT_TAGS_BYTES + 2 and client_tags_too_long(raw)
+        ):
             self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
             return
         if b"\0" in raw or b"\r" in raw:

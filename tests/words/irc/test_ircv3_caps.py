@@ -225,6 +225,26 @@ async def test_tags_over_4094_bytes_get_417_and_are_not_relayed(capped):
     assert alice_got == [] and len(bob_got) == 1 and tag(bob_got[0], "+a") == fits
 
 
+async def test_any_command_with_tag_data_over_4094_bytes_gets_417(capped):
+    # The budget is the line's whole tag data, whatever the command and the caps.
+    alice = await capped("alice", "batch labeled-response message-tags", "#a")
+    bob = await capped("bob", "message-tags", "#a")
+    carol = await capped("carol", "", "#a")
+    too_long = ":irc.test 417 {} :Input line was too long"
+    alice_got, bob_got = await after("@label=" + "x" * 5000 + " WHOIS bob", alice, bob)
+    assert alice_got == [too_long.format("alice")] and bob_got == []
+    carol_got, bob_got = await after("@foo=" + "x" * 4091 + " PRIVMSG #a :hi", carol, bob)
+    assert carol_got == [too_long.format("carol")] and bob_got == []
+    (carol_got,) = await after("@" + "x" * 4095 + " JOIN #b", carol)  # one tag, no value
+    assert carol_got == [too_long.format("carol")]
+    # The connections stay up, and 4094 bytes exactly are allowed.
+    label = "y" * (4094 - len("label="))
+    assert await pong(alice, f"@label={label} PING tok") == f"@label={label} :irc.test PONG irc.test tok"
+    carol_got, bob_got = await after("@+a=" + "x" * (4094 - 3) + " PRIVMSG #a :fits", carol, bob)
+    assert carol_got == [] and [masked(line) for line in bob_got] == [
+        f"@msgid=ID :{prefix('carol')} PRIVMSG #a fits"]
+
+
 async def test_tags_from_a_client_without_message_tags_are_ignored(capped):
     alice = await capped("alice", "", "#a")
     bob = await capped("bob", "message-tags", "#a")
