@@ -245,7 +245,12 @@ class History:
         raise NotImplementedError
 
     async def membership(self, key: str, account: str) -> tuple[bool, float | None]:
-        """Past members: did `account` ever join channel `key`, and when did it last leave."""
+        """Past members: was `account` a member of channel `key`, and when did it last leave
+        (None: not since it last joined).
+
+        Read from the JOIN, PART, QUIT and KICK records that are still kept (see
+        `membership_of`); the store picks them out.
+        """
         raise NotImplementedError
 
     async def flush(self) -> None:
@@ -521,16 +526,34 @@ class MemoryHistory(History):
         return [(name, when) for when, name in found[:limit]]
 
     async def membership(self, key: str, account: str) -> tuple[bool, float | None]:
-        joined, left = False, None
-        for _, entry in self._rings.get(key, ()):
-            if entry.subject != account:
-                continue
-            kind = entry.record.kind
-            if kind == "join":
-                joined, left = True, None
-            elif kind in ("part", "quit", "kick"):
-                left = entry.record.time
-        return joined, left
+        age = self.retention.age_for(key)
+        oldest = time.time() - age if age is not None else None  # reads never see older
+        return membership_of(
+            (entry.record.kind, entry.record.time) for _, entry in self._rings.get(key, ())
+            if entry.subject == account and entry.record.kind in MEMBERSHIP_KINDS
+            and (oldest is None or entry.record.time >= oldest)
+        )
+
+
+# The records that tell who was a member of a channel, and until when.
+MEMBERSHIP_KINDS = ("join", "part", "quit", "kick")
+
+
+def membership_of(records: Iterable[tuple[str, float]]) -> tuple[bool, float | None]:
+    """(was a member, when it last left) from an account's (kind, time) membership
+    records in a channel, oldest first.
+
+    A PART, QUIT or KICK proves a membership too, even when its JOIN was pruned: a
+    long-time member that leaves a busy channel is a past member. Pruning drops the
+    oldest records first, so a leaving is dropped only after every record it makes
+    readable: when nothing of an account's membership is left, nothing it could
+    read is either.
+    """
+    member, left = False, None
+    for kind, when in records:
+        member = True
+        left = None if kind == "join" else when
+    return member, left
 
 
 def target_name(entry: Entry, party: str | None) -> str:

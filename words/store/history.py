@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
 from words.realm.history import (
+    MEMBERSHIP_KINDS,
     MESSAGE_KINDS,
     Entry,
     History,
@@ -37,6 +38,7 @@ from words.realm.history import (
     Retention,
     after_time,
     before_time,
+    membership_of,
     target_name,
 )
 from words.store import schema
@@ -287,16 +289,10 @@ class SQLHistory(History):
             rows = conn.execute(
                 select(c.kind, c.time).where(
                     c.conversation == key, c.subject == account,
-                    c.kind.in_(["join", "part", "quit", "kick"]),
+                    c.kind.in_(MEMBERSHIP_KINDS), self._fresh([key], time.time()),
                 ).order_by(c.id)
             ).all()
-            joined, left = False, None
-            for kind, when in rows:
-                if kind == "join":
-                    joined, left = True, None
-                else:
-                    left = when
-            return joined, left
+            return membership_of((kind, when) for kind, when in rows)
 
         return await self._read(op, "reading channel membership history")
 

@@ -294,6 +294,41 @@ async def test_past_members_read_up_to_when_they_left_when_configured(start_serv
         ":irc.test FAIL CHATHISTORY INVALID_TARGET LATEST #a :Messages could not be retrieved"]
 
 
+async def test_a_past_member_whose_join_was_pruned_still_reads_but_not_when_banned(
+        start_server, opened):
+    server = await start_server(history=HistoryConfig(past_members=True, lines=6),
+                                auth=("anonymous", "memory:carol:secret-pw"))
+    alice = await opened(server, "alice", FULL, "#a")
+    carol = await opened(server, "carol", FULL, "#a", password="secret-pw")
+    for i in range(6):  # carol's JOIN goes: 6 records are kept
+        await alice.send(f"PRIVMSG #a :m{i}")
+    await alice.until_pong()
+    await carol.send("PART #a")
+    await carol.expect("PART")
+    await alice.send("PRIVMSG #a :after carol left")
+    await alice.until_pong()
+    _ref, body = batched(await answer(carol, "CHATHISTORY LATEST #a * 10"))
+    # Up to its PART (m0 and m1 went with the PART and the last line).
+    assert [untagged(line) for line in body] == [
+        f":{prefix('alice')} PRIVMSG #a m{i}" for i in (2, 3, 4, 5)]
+    # A past member who is banned reads nothing, as one who was never there.
+    refused = [(":irc.test FAIL CHATHISTORY INVALID_TARGET LATEST #a :Messages could not be "
+                "retrieved")]
+    await alice.send("MODE #a +b carol!*@*")
+    await alice.expect("MODE")
+    assert await answer(carol, "CHATHISTORY LATEST #a * 10") == refused
+    await alice.send("MODE #a -b carol!*@*")
+    await alice.expect("MODE")
+    _ref, body = batched(await answer(carol, "CHATHISTORY LATEST #a * 10"))
+    assert [untagged(line) for line in body] == [  # the two MODEs took two more lines
+        f":{prefix('alice')} PRIVMSG #a m{i}" for i in (4, 5)]
+    # Once its PART is pruned too, nothing it may read is left: refused.
+    for i in range(3):
+        await alice.send(f"PRIVMSG #a :later {i}")
+    await alice.until_pong()
+    assert await answer(carol, "CHATHISTORY LATEST #a * 10") == refused
+
+
 async def test_a_private_conversation_is_for_its_two_parties(start_server, opened):
     server = await start_server()
     alice = await opened(server, "alice", FULL)

@@ -231,6 +231,24 @@ async def test_retention_by_age(make_realm, kind):
     await realm.history.flush()
     assert texts(await realm.history.latest("#chan", 10)) == ["new"]
     assert texts(await realm.history.latest("#keep", 10)) == ["old kept", "new kept"]
+    if kind != "memory":  # deleted from the table, not only hidden by the reads
+        assert table_texts(realm) == {"#chan": ["new"], "#keep": ["old kept", "new kept"]}
+
+
+def table_texts(realm) -> dict[str, list[str]]:
+    """What the SQL realm's history table holds: conversation -> texts, in order."""
+    import json
+
+    from sqlalchemy import select
+
+    from words.store.schema import history
+
+    rows = realm.db.run_sync(lambda conn: conn.execute(
+        select(history.c.conversation, history.c.data).order_by(history.c.id)).all(), "reading")
+    found: dict[str, list[str]] = {}
+    for conversation, data in rows:
+        found.setdefault(conversation, []).append(json.loads(data).get("text", ""))
+    return found
 
 
 async def test_past_membership(make_realm, kind):
@@ -243,6 +261,34 @@ async def test_past_membership(make_realm, kind):
     joined, left = await realm.history.membership("#chan", "alice")
     assert joined and left == (await realm.history.latest("#chan", 1))[0].time
     assert await realm.history.membership("#chan", "bob") == (False, None)
+
+
+async def test_a_past_member_is_known_after_its_join_was_pruned(make_realm, kind):
+    # Its leaving proves the membership: a long-time member of a busy channel that
+    # leaves is a past member, though its JOIN went long ago.
+    realm = await realm_with_history(make_realm, kind, Retention(lines=4, age=None))
+    alice = realm.sign_on("alice", RecordingMind(), account="Alice")
+    _, bob, group = await chat(realm)
+    realm.join(alice, group)
+    for i in range(5):
+        realm.say(bob, group, f"m{i}")
+    realm.leave(alice, group, "bye")
+    await realm.history.flush()
+    kept = await realm.history.latest("#chan", 10)
+    assert [(r.kind, r.text) for r in kept] == [
+        ("message", "m2"), ("message", "m3"), ("message", "m4"), ("part", "bye")]
+    assert await realm.history.membership("#chan", "alice") == (True, kept[-1].time)
+    # Joined again and quit: the last leaving counts.
+    realm.join(alice, group)
+    assert await realm.history.membership("#chan", "alice") == (True, None)
+    realm.sign_off(alice, "gone")
+    quit_record = (await realm.history.latest("#chan", 1))[0]
+    assert await realm.history.membership("#chan", "alice") == (True, quit_record.time)
+    # Once that is pruned too, so is everything before it: nothing of it is left.
+    for i in range(4):
+        realm.say(bob, group, f"n{i}")
+    await realm.history.flush()
+    assert await realm.history.membership("#chan", "alice") == (False, None)
 
 
 async def test_sql_history_survives_a_restart(tmp_path):
