@@ -102,13 +102,14 @@ def stamp(line: str) -> str:
     return re.search(r"time=([^; ]+)", line).group(1)
 
 
-@pytest.fixture
-async def chat(start_server, opened):
-    """A server with history; alice (full caps) says m0..m9 in #a, bob (full caps) hears it.
+@pytest.fixture(params=["memory", "sqlite"])
+async def chat(request, start_server, opened, tmp_path):
+    """A server with history (memory realm, or SQL on SQLite); alice (full caps) says m0..m9
+    in #a, bob (full caps) hears it.
 
     m5..m9 are said in a later millisecond than m0..m4, so timestamps split them.
     """
-    server = await start_server()
+    server = await start_server(**backend_options(request.param, tmp_path))
     alice = await opened(server, "alice", FULL, "#a")
     bob = await opened(server, "bob", FULL, "#a")
     await alice.until_pong()
@@ -119,6 +120,11 @@ async def chat(start_server, opened):
     await alice.until_pong()
     assert stamp(live[4]) < stamp(live[5])
     return server, alice, bob, live
+
+
+def backend_options(backend: str, tmp_path) -> dict:
+    """start_server options for a realm: "memory", or "sqlite" (the SQL realm on a file)."""
+    return {"database": f"sqlite:///{tmp_path / 'words.db'}"} if backend == "sqlite" else {}
 
 
 # -- offer -------------------------------------------------------------------------------------
@@ -458,8 +464,10 @@ async def test_a_labeled_chathistory_nests_its_batch(chat, opened):
         "retrieved")]
 
 
-async def test_targets_lists_channels_and_correspondents_by_latest_message(start_server, opened):
-    server = await start_server()
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_targets_lists_channels_and_correspondents_by_latest_message(start_server, opened,
+                                                                          tmp_path, backend):
+    server = await start_server(**backend_options(backend, tmp_path))
     alice = await opened(server, "alice", FULL, "#a", "#b")
     bob = await opened(server, "bob", FULL, "#a")
     await alice.send("PRIVMSG #b :in b")

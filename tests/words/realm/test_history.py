@@ -184,6 +184,36 @@ async def test_private_conversations_belong_to_their_two_parties(make_realm, kin
         "bob"]
 
 
+async def test_targets_of_channels_and_private_conversations(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    h = realm.history
+    alice, bob, group = await chat(realm, "in chan")
+    await chat(realm, "in other", channel="#other")
+    await chat(realm, channel="#quiet")  # JOINs only: no message, not a target
+    realm.say(bob, alice, "psst")
+    realm.say(alice, group, "in chan again")
+    latest = {key: (await h.latest(key, 1, kinds=MESSAGE_KINDS))[0].time
+              for key in ("#chan", "#other", h.private_key("alice", "bob"))}
+    channels = ["#chan", "#other", "#quiet"]
+    end = time.time() + 1
+    # Oldest first by each conversation's latest message; channels by name, people by nick.
+    assert await h.latest_times(channels, "alice", 0, end, 10) == [
+        ("#other", latest["#other"]), ("bob", latest["alice bob"]), ("#chan", latest["#chan"])]
+    assert await h.latest_times(channels, None, 0, end, 10) == [
+        ("#other", latest["#other"]), ("#chan", latest["#chan"])]
+    assert await h.latest_times(["#chan"], "alice", 0, end, 1) == [("bob", latest["alice bob"])]
+    # The window is exclusive at both ends.
+    assert await h.latest_times(channels, "alice", latest["#other"], end, 10) == [
+        ("bob", latest["alice bob"]), ("#chan", latest["#chan"])]
+    first = (await h.latest("#chan", 10, kinds=MESSAGE_KINDS))[0]
+    assert first.text == "in chan"  # the latest of #chan before the end of the window
+    assert await h.latest_times(channels, "alice", 0, latest["#other"], 10) == [
+        ("#chan", first.time)]
+    # `since`: private conversations only from then on (a user without an account).
+    assert await h.latest_times(channels, "alice", 0, end, 10, since=end) == [
+        ("#other", latest["#other"]), ("#chan", latest["#chan"])]
+
+
 async def test_services_and_disabled_private_history_keep_nothing(make_realm, kind):
     realm = await make_realm(kind)
     realm.enable_history(private=False)
