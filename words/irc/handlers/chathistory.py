@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from words.irc import numerics as N
 from words.irc.codec import format_line
 from words.irc.commands import command
-from words.irc.handlers.ircv3 import safe_context
+from words.irc.handlers.ircv3 import fail
 from words.irc.modes import render_changes
 from words.irc.tags import server_time
 from words.realm.history import ALL_KINDS, MESSAGE_KINDS, HistoryRecord, Ref
@@ -70,7 +70,7 @@ def parse_ref(text: str, *, star: bool = False, timestamp_only: bool = False) ->
 
 
 def _fail(conn: IRCConnection, code: str, *context_and_text: str) -> None:
-    conn.send("FAIL", "CHATHISTORY", code, *safe_context(context_and_text), source=conn.server.name)
+    fail(conn, "CHATHISTORY", code, *context_and_text)
 
 
 @command("CHATHISTORY")
