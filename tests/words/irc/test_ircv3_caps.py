@@ -99,6 +99,11 @@ async def test_the_ircv3_caps_are_offered(server):
     assert "msgid" not in offered and "bot" not in offered
 
 
+async def test_sts_is_not_offered_without_tls(server):
+    offered = await cap_ls(server)
+    assert "server-time" in offered and not [name for name in offered if name.startswith("sts")]
+
+
 async def test_cap_list_shows_what_was_acked(capped):
     alice = await capped("alice", "server-time multi-prefix")
     await alice.send("CAP LIST")
@@ -350,6 +355,12 @@ async def test_tags_in_one_line_for_all_tag_caps(capped):
 
 
 # -- bot mode ----------------------------------------------------------------------------------
+
+
+async def test_bot_mode_letter_is_in_isupport(capped):
+    alice = await capped("alice")
+    tokens = [t for m in alice.received if m.command == "005" for t in m.params[1:-1]]
+    assert "BOT=B" in tokens
 
 
 async def test_bot_tag_comes_with_message_tags_and_whois_says_335(capped):
