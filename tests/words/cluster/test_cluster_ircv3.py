@@ -1,4 +1,4 @@
-"""One msgid per event on every node: live, and in the history every node reads.
+"""IRCv3 on a cluster: one msgid per event on every node, labelled answers that wait for Redis.
 
 Two `words serve` nodes on one Redis and one PostgreSQL. An event goes over the
 wire with its time and msgid (words.cluster.wire), so a client on the other node
@@ -77,3 +77,24 @@ async def test_every_node_shows_an_event_with_one_msgid_live_and_in_history(star
         assert sorted(body) == sorted(live)
     finally:
         await close_all(alice, bob)
+
+
+async def test_a_labeled_join_of_a_new_channel_is_one_labeled_answer(start_cluster):
+    # A new channel is claimed in Redis first (its first op), so the JOIN is answered
+    # from a task: the burst is still the labelled answer, whole, with no ACK after it.
+    (a,) = start_cluster("a")
+    alice = await capped(a, "alice", "batch labeled-response")
+    try:
+        await alice.until_pong()
+        await alice.send("@label=j1 JOIN #new")
+        got = [m.to_line() for m in await alice.until_pong()]
+        ref = got[0].split("BATCH +", 1)[1].split()[0]
+        assert got == [
+            f"@label=j1 :irc.test BATCH +{ref} labeled-response",
+            f"@batch={ref} :alice!~u@127.0.0.1 JOIN #new",
+            f"@batch={ref} :irc.test 353 alice = #new @alice",
+            f"@batch={ref} :irc.test 366 alice #new :End of /NAMES list",
+            f":irc.test BATCH -{ref}",
+        ]
+    finally:
+        await close_all(alice)
