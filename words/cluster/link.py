@@ -152,7 +152,7 @@ class ClusterLink:
         self.keys = Keys(settings.prefix)
         self.started_at = time.time()
         self.redis: Redis | None = None
-        self.applier = RemoteApplier(realm, self._learn_chan_token)
+        self.applier = RemoteApplier(realm, self.node, self._learn_chan_token)
         self.running = False
         self.published = 0  # messages sent to Redis, for `cluster status` and tests
         self.applied = 0  # messages from other nodes applied here

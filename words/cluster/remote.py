@@ -69,8 +69,10 @@ def remote_node(user: User) -> str | None:
 class RemoteApplier:
     """Applies other nodes' messages to this node's realm."""
 
-    def __init__(self, realm: WordsRealm, on_chan_token: Callable[[str, str], None]) -> None:
+    def __init__(self, realm: WordsRealm, node: str,
+                 on_chan_token: Callable[[str, str], None]) -> None:
         self.realm = realm
+        self.node = node  # this node's name
         self.minds: dict[str, RemoteMind] = {}
         self._on_chan_token = on_chan_token  # (folded channel, first-op claim token)
         self._appliers: dict[str, Callable[[str, dict[str, Any]], None]] = {
@@ -166,6 +168,14 @@ class RemoteApplier:
     def _quit(self, node: str, data: dict[str, Any]) -> None:
         user = self._user(data["u"])
         if user is None:
+            return
+        # Whose user the QUIT is for: the sender's own, or the one its KILL names. A node
+        # that was cut off may still send a QUIT of a nick that another node's user holds
+        # now (the nick was claimed again meanwhile): that one is not this user.
+        home = data.get("h", node)
+        if home != (remote_node(user) or self.node):
+            log.info("node %s quit %s of node %s, but %s is %s's user now: ignored",
+                     node, data["u"], home, user.name, remote_node(user) or self.node)
             return
         reason = data.get("r", "")
         if type(user.mind) is not RemoteMind:

@@ -107,6 +107,14 @@ def _settings(e: SettingsChanged) -> dict[str, Any]:
     return {"t": "mode", "g": e.group.name, "c": changes, "b": _name(e.by)}
 
 
+def _quit(e: Quit) -> dict[str, Any]:
+    data = {"t": "quit", "u": e.user.name, "r": e.reason}
+    mind = e.mind  # the user's, until the quit was applied
+    if getattr(mind, "remote", False):
+        data["h"] = mind.node  # a KILL of another node's user (else "h" is the sender)
+    return data
+
+
 def _joined(e: Joined) -> dict[str, Any]:
     return {"t": "join", "g": e.group.name, "u": e.user.name,
             "s": e.group.members.get(e.user, ""), "c": e.group.created}
@@ -114,7 +122,7 @@ def _joined(e: Joined) -> dict[str, Any]:
 
 ENCODERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     SignedOn: _signed_on,
-    Quit: lambda e: {"t": "quit", "u": e.user.name, "r": e.reason},
+    Quit: _quit,
     Renamed: lambda e: {"t": "nick", "u": e.old_name, "v": e.new_name},
     GroupCreated: lambda e: {"t": "chan", "g": e.group.name, "c": e.group.created,
                              "tr": e.group.transient},

@@ -100,6 +100,8 @@ class Quit(Event):
     reason: str
     # The groups the user was in, filled in when applied (history keeps a QUIT in each).
     groups: list[Group] = field(default_factory=list)
+    # The mind the user was signed on with, filled in when applied (it is None after).
+    mind: Any = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -583,7 +583,7 @@ class WordsRealm:
             if group.transient and not group.members:
                 self._follow_ups.append(GroupRemoved(group=group))
         user.groups.clear()
-        user.mind = None
+        event.mind, user.mind = user.mind, None
         if user.transient:
             self.users.pop(user.folded, None)
         return minds

@@ -226,10 +226,13 @@ async def test_invite_away_and_kill_across_nodes(start_cluster):
     from words.cred import DEFAULT_HASHER
 
     opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
-    a, b = start_cluster("a", "b", opers=opers)
-    alice, bob = await client(a, "alice"), await client(b, "bob")
+    a, b, c = start_cluster("a", "b", "c", opers=opers)
+    alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
     try:
         await join(alice, "#club")
+        await all_members(carol, "#club", 1)
+        await join(carol, "#club")
+        await saw_join(alice, "carol", "#club")
         await alice.send("MODE #club +i")
         await alice.expect("MODE")
         # An invitation from node a lets bob on node b past +i.
@@ -247,14 +250,18 @@ async def test_invite_away_and_kill_across_nodes(start_cluster):
         # The AWAY reaches node a a moment later: WHOIS (a round trip each) until it shows.
         while ":irc.test 301 alice bob lunch" not in await reply_lines(alice, "WHOIS bob"):
             assert loop.time() < deadline, "bob's AWAY did not reach node a within 10 s"
-        # An oper on node a KILLs bob on node b: bob's own node closes his connection.
+        await saw_join(carol, "bob", "#club")
+        # An oper on node a KILLs bob on node b: bob's own node closes his connection, and
+        # node c, where bob is b's user too, takes the KILL's QUIT as his.
         await alice.send("OPER root rootpw")
         await alice.expect("381")
         await alice.send("KILL bob :enough")
-        quit_line = await alice.expect("QUIT")
-        assert quit_line.to_line() == ":bob!~user@127.0.0.1 QUIT :Killed (alice (enough))"
+        for member in (alice, carol):
+            quit_line = await member.expect("QUIT")
+            assert quit_line.to_line() == ":bob!~user@127.0.0.1 QUIT :Killed (alice (enough))"
         error = await bob.expect("ERROR")
         assert error.params[0] == "Closing Link: 127.0.0.1 (Killed (alice (enough)))"
         assert await bob.closed()
+        assert await all_members(carol, "#club", 2) == ["@alice", "carol"]
     finally:
-        await close_all(alice, bob)
+        await close_all(alice, bob, carol)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 
 import pytest
@@ -448,3 +449,87 @@ async def wait_for_holder(settings: dict, nick: str, node: str | None, timeout: 
     while (held := await nick_holder(settings["redis"], settings["prefix"], nick)) != node:
         assert asyncio.get_running_loop().time() < deadline, f"{nick} held by {held}, not {node}"
         await asyncio.sleep(0.02)  # polling Redis, with a deadline
+
+
+async def register_once_free(port: int, nick: str, timeout: float = 10) -> RawClient:
+    """Register `nick`, again after each 433 (its claim may take a heartbeat to go)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        c, answer = await try_register(port, nick)
+        if answer == "001":
+            await c.expect("376")
+            return c
+        await c.close()
+        assert asyncio.get_running_loop().time() < deadline, f"{nick} still in use after {timeout}s"
+
+
+async def test_a_nick_collision_after_a_split_ends_only_the_stale_user(start_cluster):
+    """b frozen past dead_after; bob registers again on a; b wakes and loses the nick.
+
+    b disconnects its stale bob (Nick collision), and that QUIT is b's user's: on a and c
+    the new bob, another node's user, stays.
+    """
+    a, b, c = start_cluster("a", "b", "c", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER)
+    alice, carol, old_bob = await client(a, "alice"), await client(c, "carol"), await client(b, "bob")
+    new_bob = None
+    try:
+        for member in (alice, carol, old_bob):
+            await join(member, "#chat")
+        await all_members(carol, "#chat", 3)
+        b.pause()
+        try:
+            msg = await carol.expect("QUIT", timeout=DEAD_AFTER + 5)
+            assert msg.to_line() == ":bob!~user@127.0.0.1 QUIT :*.net *.split b lost"
+            new_bob = await register_once_free(a.port, "bob")
+            await join(new_bob, "#chat")
+            await saw_join(carol, "bob", "#chat")
+        finally:
+            b.resume()
+        error = await old_bob.expect("ERROR", timeout=DEAD_AFTER + 5)
+        assert "Nick collision" in error.params[0]
+        # b is back (its users rejoin): a message from b reaches both sides...
+        dave = await client(b, "dave")
+        await join(dave, "#chat")
+        await saw_join(carol, "dave", "#chat")
+        await saw_join(new_bob, "dave", "#chat")
+        await dave.send("PRIVMSG #chat :after the collision")
+        for member in (carol, new_bob):
+            assert (await member.expect("PRIVMSG", "#chat")).params[1] == "after the collision"
+        # ...and the new bob was never quit anywhere: still in #chat on every node.
+        for member in (alice, carol, dave):
+            assert "bob" in await all_members(member, "#chat", 4)
+        await new_bob.send("PRIVMSG #chat :still here")
+        for member in (alice, carol, dave):
+            assert (await member.expect("PRIVMSG", "#chat")).to_line() == (
+                ":bob!~u@127.0.0.1 PRIVMSG #chat :still here")
+    finally:
+        await close_all(alice, carol, old_bob, *([new_bob] if new_bob else []))
+
+
+async def test_a_late_quit_from_a_cut_off_node_spares_the_nicks_new_holder(start_cluster,
+                                                                          cluster_settings):
+    """A node cut off from the others may still send the QUIT of its old bob after bob's
+    nick went to a user of another node: that QUIT is not the new bob's."""
+    from redis.asyncio import Redis
+
+    from words.cluster.keys import Keys
+
+    a, c = start_cluster("a", "c")
+    bob, carol = await client(a, "bob"), await client(c, "carol")
+    redis = Redis.from_url(cluster_settings["redis"])
+    try:
+        await join(bob, "#chat")
+        await all_members(carol, "#chat", 1)
+        await join(carol, "#chat")
+        await saw_join(bob, "carol", "#chat")
+        # What node b (cut off, its bob long gone here) would publish for its bob.
+        stale = {"t": "quit", "u": "bob", "r": "Quit: old", "n": "b", "ts": time.time(), "id": "x1"}
+        await redis.publish(Keys(cluster_settings["prefix"]).all, json.dumps([stale]))
+        await bob.send("PRIVMSG #chat :after the stale quit")
+        # Redis delivers in order: c had the QUIT before this message, and ignored it.
+        msg = await carol.read_message()
+        assert msg is not None and msg.to_line() == ":bob!~user@127.0.0.1 PRIVMSG #chat :after the stale quit"
+        assert await all_members(carol, "#chat", 2) == ["@bob", "carol"]
+    finally:
+        await redis.aclose()
+        await close_all(bob, carol)
