@@ -53,8 +53,11 @@ class RawClient:
         self.nick: str | None = None
 
     @classmethod
-    async def connect(cls, port: int, host: str = "127.0.0.1") -> RawClient:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connect(cls, port: int, host: str = "127.0.0.1", source: str | None = None) -> RawClient:
+        """A connection to `host`:`port`, from the local address `source` if given (any
+        127.x.y.z is loopback on Linux: a client from another address for limits and bans)."""
+        local = (source, 0) if source is not None else None
+        reader, writer = await asyncio.open_connection(host, port, local_addr=local)
         return cls(reader, writer)
 
     async def send(self, line: str | bytes) -> None:

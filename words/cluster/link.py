@@ -36,6 +36,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -154,6 +155,9 @@ class ClusterLink:
         self.redis: Redis | None = None
         self.applier = RemoteApplier(realm, self.node, self._learn_chan_token)
         self.running = False
+        # Called after each rejoin (see _rejoin): what this node may have missed meanwhile
+        # and keeps outside the realm (the IRC server's K-/D-lines) is read again.
+        self.on_rejoin: list[Callable[[], Awaitable[None]]] = []
         self.published = 0  # messages sent to Redis, for `cluster status` and tests
         self.applied = 0  # messages from other nodes applied here
         self._pubsub: Any = None
@@ -815,6 +819,11 @@ class ClusterLink:
         self._wake.set()
         self._resync_needed = False
         log.info("node %s rejoined: %d users announced again", self.node, len(self._locals))
+        for callback in self.on_rejoin:
+            try:
+                await callback()
+            except Exception:  # the rejoin is done; one failed refresh must not undo it
+                log.exception("after the rejoin, %r failed", callback)
 
     async def _watch(self) -> None:
         """Declare dead every node whose heartbeat key expired; forget those long dead."""

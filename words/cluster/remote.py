@@ -36,6 +36,7 @@ from words.realm.events import (
     RealnameChanged,
     Renamed,
     Said,
+    ServerBanChanged,
     SettingsChanged,
     SignedOn,
     UserFlagsChanged,
@@ -43,6 +44,7 @@ from words.realm.events import (
 )
 from words.realm.model import Group, MaskEntry, User
 from words.realm.service import FLAG_CHANGES, WordsRealm
+from words.store.serverbans import ServerBanRecord
 
 log = logging.getLogger("words.cluster")
 
@@ -82,7 +84,7 @@ class RemoteApplier:
             "mode": self._settings, "invite": self._invited, "away": self._away,
             "umode": self._user_flags, "wallops": self._wallops, "reg": self._registered,
             "drop": self._dropped, "access": self._access, "account": self._account,
-            "setname": self._realname, "host": self._host,
+            "setname": self._realname, "host": self._host, "sban": self._server_ban,
         }
 
     def mind(self, node: str) -> RemoteMind:
@@ -228,6 +230,12 @@ class RemoteApplier:
         if user is not None and (user.username, user.host) != (data["un"], data["h"]):
             self.realm.apply(HostChanged(user=user, old_username=user.username, old_host=user.host,
                                          username=data["un"], host=data["h"], **stamp(data)))
+
+    def _server_ban(self, node: str, data: dict[str, Any]) -> None:
+        # Stored by the node that set it (the database is shared): here it is put in force.
+        kind, mask = data["k"], data["m"]
+        ban = ServerBanRecord(kind, mask, *data["b"]) if data.get("b") else None
+        self.realm.apply(ServerBanChanged(kind=kind, mask=mask, ban=ban, **stamp(data)))
 
     def _wallops(self, node: str, data: dict[str, Any]) -> None:
         self.realm.apply(Wallops(sender=self._user(data.get("s")), text=data["x"], **stamp(data)))

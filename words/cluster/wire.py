@@ -35,6 +35,7 @@ from words.realm.events import (
     RealnameChanged,
     Renamed,
     Said,
+    ServerBanChanged,
     SettingsChanged,
     SignedOn,
     UserFlagsChanged,
@@ -115,6 +116,14 @@ def _quit(e: Quit) -> dict[str, Any]:
     return data
 
 
+def _server_ban(e: ServerBanChanged) -> dict[str, Any]:
+    ban = e.ban
+    data: dict[str, Any] = {"t": "sban", "k": e.kind, "m": e.mask}
+    if ban is not None:  # else lifted
+        data["b"] = [ban.reason, ban.set_by, ban.set_at, ban.expires]
+    return data
+
+
 def _joined(e: Joined) -> dict[str, Any]:
     return {"t": "join", "g": e.group.name, "u": e.user.name,
             "s": e.group.members.get(e.user, ""), "c": e.group.created}
@@ -144,6 +153,7 @@ ENCODERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     AccountChanged: lambda e: {"t": "account", "u": e.user.name, "a": e.account, "o": e.old},
     RealnameChanged: lambda e: {"t": "setname", "u": e.user.name, "r": e.realname},
     HostChanged: lambda e: {"t": "host", "u": e.user.name, "un": e.username, "h": e.host},
+    ServerBanChanged: _server_ban,
 }
 
 

@@ -25,7 +25,14 @@ from words.irc.monitor import Monitors
 from words.irc.tls import server_context
 from words.masks import match_mask
 from words.names import SkeletonIndex
-from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
+from words.realm.events import (
+    Event,
+    Quit,
+    Renamed,
+    ServerBanChanged,
+    SignedOn,
+    UserFlagsChanged,
+)
 
 if TYPE_CHECKING:
     from words.config import Config, Listen, Oper
@@ -271,6 +278,46 @@ class IRCServer:
         elif kind is UserFlagsChanged:
             for flag, add in event.changes:
                 self.flag_counts[flag] += 1 if add else -1
+        elif kind is ServerBanChanged and self.realm.applying_remote:
+            self._learn_ban(event)
+
+    def _learn_ban(self, event: ServerBanChanged) -> None:
+        """A K-/D-line set or lifted on another node of the cluster (which stored it)."""
+        name = f"{event.kind.upper()}-line"
+        if self.bans.learn(event.kind, event.mask, event.ban) is not None:
+            log.info("%s %s lifted on another node", name, event.mask)
+        if event.ban is not None:
+            log.info("%s %s set on another node by %s: %s", name, event.mask, event.ban.set_by,
+                     event.ban.reason)
+            # Once the remote event is applied: the quits it causes are this node's own,
+            # and go to the other nodes like any quit of a local user.
+            asyncio.get_running_loop().call_soon(self.enforce_ban, event.ban, event.ban.set_by)
+
+    async def reload_bans(self) -> None:
+        """Bans again from the database (a cluster node back after missing messages):
+        those set meanwhile elsewhere are enforced, those lifted are gone."""
+        for ban in await self.bans.reload():
+            self.enforce_ban(ban, ban.set_by)
+
+    def enforce_ban(self, ban, by: str, setter: IRCConnection | None = None) -> None:
+        """Disconnect every client the new `ban` matches, at once; the oper who set it
+        (`setter`, on this node) is warned, not cut."""
+        label = "D-lined" if ban.kind == "d" else "K-lined"
+        for other in list(self.connections):
+            if other.closing:
+                continue
+            if ban.kind == "d":
+                hit = self.bans.find_dline(other.peer_host) is ban
+            else:
+                hit = other.user is not None and self.bans.find_kline(
+                    other.user.username, [other.peer_host, other.user.host]) is ban
+            if not hit:
+                continue
+            if other is setter:
+                setter.notice(f"*** Your own connection matches this {label[0]}-line; it stays open")
+                continue
+            other.log.info("%s by %s: %s", label, by, ban.reason)
+            other.close(f"{label}: {ban.reason}")
 
     def _remember(self, user: User, nick: str, when: float) -> None:
         self.whowas.appendleft(WhowasEntry(nick, user.username, user.host, user.realname, when))

@@ -107,10 +107,40 @@ class ServerBans:
             self._put(ban)
         log.info("loaded %d server bans", len(self._bans))
 
+    async def reload(self) -> list[ServerBan]:
+        """The store's bans replace those in memory (this node may have missed other
+        nodes' changes: a cluster node cut off from Redis); returns the ones new here.
+        If the database cannot be read, the bans in memory stay."""
+        if self.store is None:
+            return []
+        try:
+            bans = await self.store.all()
+        except StoreError as exc:
+            log.error("server bans not reloaded: %s", exc)
+            return []
+        known = {(key, ban.set_at) for key, ban in self._bans.items()}
+        self._bans.clear()
+        self._networks.clear()
+        for ban in bans:
+            self._put(ban)
+        log.info("reloaded %d server bans", len(self._bans))
+        return [ban for key, ban in self._bans.items() if (key, ban.set_at) not in known]
+
     def _put(self, ban: ServerBan) -> None:
         self._bans[(ban.kind, self.casefold(ban.mask))] = ban
         if ban.kind == "d":
             self._networks[ban.mask] = parse_network(ban.mask)
+
+    def learn(self, kind: str, mask: str, ban: ServerBan | None) -> ServerBan | None:
+        """Put `ban` in force, or lift the one of (kind, mask) when `ban` is None, in
+        memory only: a change another node made and stored. Returns the lifted ban."""
+        if ban is not None:
+            self._put(ban)
+            return None
+        lifted = self._bans.pop((kind, self.casefold(mask)), None)
+        if lifted is not None:
+            self._networks.pop(lifted.mask, None)
+        return lifted
 
     def active(self, kind: str, now: float | None = None) -> list[ServerBan]:
         """The bans of `kind` in force now, oldest first; expired ones are forgotten."""
@@ -156,9 +186,7 @@ class ServerBans:
 
     async def remove(self, kind: str, mask: str) -> tuple[bool, Stored]:
         """Lift a ban: (whether one was in force, what became of its removal in the store)."""
-        ban = self._bans.pop((kind, self.casefold(mask)), None)
-        if ban is not None:
-            self._networks.pop(ban.mask, None)
+        ban = self.learn(kind, mask, None)
         if self.store is None:
             return ban is not None, Stored("memory")
         what = f"the removal of the {kind.upper()}-line {mask}"

@@ -235,6 +235,21 @@ class Wallops(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class ServerBanChanged(Event):
+    """A network-wide ban set (or replaced), or lifted (`ban` None).
+
+    K-lines (`kind` "k", a user@host mask) and D-lines ("d", an address or CIDR). The
+    realm keeps no bans itself: the IRC server does (words.irc.serverbans), and this
+    event carries the change to the other nodes of a cluster, whose servers put it in
+    force there too.
+    """
+
+    kind: str
+    mask: str
+    ban: Any = None  # a words.store.serverbans.ServerBanRecord; None when lifted
+
+
+@dataclass(slots=True, kw_only=True)
 class GroupRegistered(Event):
     """`group` now belongs to the account `founder` and lasts."""
 

@@ -265,3 +265,55 @@ async def test_invite_away_and_kill_across_nodes(start_cluster):
         assert await all_members(carol, "#club", 2) == ["@alice", "carol"]
     finally:
         await close_all(alice, bob, carol)
+
+
+async def test_klines_and_dlines_hold_on_every_node(start_cluster):
+    """Set by an oper on node a, in force on b and c at once; lifted on a, lifted everywhere."""
+    from words.cred import DEFAULT_HASHER
+
+    opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
+    a, b, c = start_cluster("a", "b", "c", opers=opers)
+    boss = await client(a, "boss")
+    bob = await RawClient.connect(b.port, source="127.0.0.2")
+    dave = await RawClient.connect(c.port, source="127.0.0.3")
+    clients = [boss, bob, dave]
+    try:
+        await bob.register("bob", user="bob")
+        await dave.register("dave")
+        await boss.send("OPER root rootpw")
+        await boss.expect("381")
+
+        await boss.send("KLINE 1h ~bob@127.0.0.2 :spamming")
+        assert "K-line added for ~bob@127.0.0.2" in (await boss.expect("NOTICE")).params[1]
+        error = await bob.expect("ERROR")  # on node b, where bob is
+        assert error.params[0] == "Closing Link: 127.0.0.2 (K-lined: spamming)"
+        await asyncio.to_thread(c.wait_for_log, "K-line ~bob@127.0.0.2 set on another node")
+        again = await RawClient.connect(c.port, source="127.0.0.2")
+        clients.append(again)
+        await again.send("NICK bob2")
+        await again.send("USER bob 0 * :Bob")
+        assert (await again.expect("ERROR")).params[0] == "Closing Link: 127.0.0.2 (K-lined: spamming)"
+        assert not [m for m in again.received if m.command == "001"]
+
+        await boss.send("DLINE 127.0.0.3 :a bad address")
+        error = await dave.expect("ERROR")  # on node c
+        assert error.params[0] == "Closing Link: 127.0.0.3 (D-lined: a bad address)"
+        await asyncio.to_thread(b.wait_for_log, "D-line 127.0.0.3 set on another node")
+        refused = await RawClient.connect(b.port, source="127.0.0.3")
+        clients.append(refused)
+        assert "D-lined: a bad address" in (await refused.expect("ERROR")).params[0]
+
+        await boss.send("UNKLINE ~bob@127.0.0.2")
+        await boss.expect("NOTICE")
+        await boss.send("UNDLINE 127.0.0.3")
+        await boss.expect("NOTICE")
+        await asyncio.to_thread(c.wait_for_log, "K-line ~bob@127.0.0.2 lifted on another node")
+        await asyncio.to_thread(b.wait_for_log, "D-line 127.0.0.3 lifted on another node")
+        back = await RawClient.connect(c.port, source="127.0.0.2")
+        clients.append(back)
+        await back.register("bob", user="bob")
+        welcome = await RawClient.connect(b.port, source="127.0.0.3")
+        clients.append(welcome)
+        await welcome.register("dave")
+    finally:
+        await close_all(*clients)

@@ -326,9 +326,7 @@ async def test_without_redis_a_node_serves_its_own_clients(start_cluster, cluste
 
 async def test_nodes_find_each_other_again_after_redis_restarts_empty(start_cluster, cluster_settings):
     """Redis restarted with nothing in it: both nodes rejoin, the users are back, chat works."""
-    import subprocess
-
-    from support import start_redis, wait_for_port
+    from support import start_redis
 
     own = start_redis()
     cluster_settings["redis"] = own.url
@@ -341,14 +339,7 @@ async def test_nodes_find_each_other_again_after_redis_restarts_empty(start_clus
             await all_members(bob, "#chat", 1)
             await join(bob, "#chat")
             await saw_join(alice, "bob", "#chat")
-            own.stop()
-            binary = own.proc.args[0]
-            second = subprocess.Popen(  # noqa: ASYNC220 - started, not waited on
-                [binary, "--port", str(own.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--loglevel", "warning"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            wait_for_port(own.port, proc=second)
+            second = restart_redis_empty(own)
             # Each node finds its heartbeat gone and rejoins; each sees the other come back.
             await asyncio.wait_for(saw_join(alice, "bob", "#chat"), DEAD_AFTER + 10)
             await asyncio.wait_for(saw_join(bob, "alice", "#chat"), DEAD_AFTER + 10)
@@ -358,6 +349,65 @@ async def test_nodes_find_each_other_again_after_redis_restarts_empty(start_clus
         finally:
             await close_all(alice, bob)
     finally:
+        own.stop()
+        if second is not None:
+            second.terminate()
+            second.wait(10)
+
+
+def restart_redis_empty(own):
+    """Stop the test's own redis-server and start an empty one on its port; the new process."""
+    import subprocess
+
+    from support import wait_for_port
+
+    own.stop()
+    second = subprocess.Popen(
+        [own.proc.args[0], "--port", str(own.port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(own.port, proc=second)
+    return second
+
+
+async def test_bans_changed_while_redis_was_away_hold_after_the_rejoin(start_cluster,
+                                                                        cluster_settings):
+    """K-lines set and lifted on a while Redis is down reach b when it rejoins (from the
+    database both share): the new one cuts b's matching user, the lifted one lets in."""
+    from support import start_redis
+
+    from words.cred import DEFAULT_HASHER
+
+    own = start_redis()
+    cluster_settings["redis"] = own.url
+    second = None
+    opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
+    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER, opers=opers)
+    boss = await client(a, "boss")
+    eve = await RawClient.connect(b.port, source="127.0.0.2")
+    clients = [boss, eve]
+    try:
+        await eve.register("eve", user="eve")
+        await boss.send("OPER root rootpw")
+        await boss.expect("381")
+        await boss.send("KLINE ~old@127.0.0.5 :an old ban")
+        await boss.expect("NOTICE")
+        await asyncio.to_thread(b.wait_for_log, "K-line ~old@127.0.0.5 set on another node")
+        own.stop()
+        await boss.send("UNKLINE ~old@127.0.0.5")
+        await boss.expect("NOTICE")
+        await boss.send("KLINE ~eve@127.0.0.2 :set during the outage")
+        await boss.expect("NOTICE")
+        await eve.until_pong()  # b heard nothing of it: eve is still here
+        second = restart_redis_empty(own)
+        error = await eve.expect("ERROR", timeout=DEAD_AFTER + 10)  # b rejoined, read the bans
+        assert error.params[0] == "Closing Link: 127.0.0.2 (K-lined: set during the outage)"
+        old = await RawClient.connect(b.port, source="127.0.0.5")
+        clients.append(old)
+        await old.register("old", user="old")
+    finally:
+        await close_all(*clients)
         own.stop()
         if second is not None:
             second.terminate()

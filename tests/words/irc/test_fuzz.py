@@ -63,11 +63,6 @@ def fuzz_lines(rng: random.Random, commands: list[str]) -> list[bytes]:
     return lines
 
 
-async def from_address(port: int, address: str) -> RawClient:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0))
-    return RawClient(reader, writer)
-
-
 async def fuzz(client: RawClient, lines: list[bytes], token: str) -> bool:
     """Send `lines`, then a PING: True once its PONG comes back, False if the server closed
     the connection first (everything up to that is read, into client.received)."""
@@ -102,7 +97,7 @@ async def test_random_and_mutated_input_from_many_clients(start_server, caplog, 
     with_quit = sorted({*commands, "QUIT"})
     clients = []
     for seed in [*REGISTERED, *UNREGISTERED]:
-        client = await from_address(server.port, f"127.0.0.{1 + seed % 4}")
+        client = await RawClient.connect(server.port, source=f"127.0.0.{1 + seed % 4}")
         if seed in REGISTERED:
             await client.register(f"fuzz{seed}")
         clients.append(client)

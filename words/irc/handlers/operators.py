@@ -254,38 +254,17 @@ async def _add_ban(conn: IRCConnection, kind: str, mask: str, reason: str, durat
     how_long = f"for {format_duration(duration)}" if duration else "permanently"
     conn.log.info("%s %s %s by %s: %s", name, mask, how_long, _who(conn), reason)
     stored = await server.bans.add(ban)
-    if conn.closing:
-        return
-    if stored.state == "refused":
-        conn.notice(f"*** {name} for {mask} is in force but could not be stored (lost at restart): "
-                    f"{stored.error}")
-    elif stored.state == "waiting":
-        conn.notice(f"*** {name} added for {mask} {how_long}: {reason} (in force now; "
-                    f"{_WAITING.format('it')})")
-    else:
-        conn.notice(f"*** {name} added for {mask} {how_long}: {reason}")
-    _enforce(conn, ban)
-
-
-def _enforce(conn: IRCConnection, ban) -> None:
-    """Disconnect every client the new ban matches, at once (the oper who set it is warned, not cut)."""
-    server = conn.server
-    label = "D-lined" if ban.kind == "d" else "K-lined"
-    for other in list(server.connections):
-        if other.closing:
-            continue
-        if ban.kind == "d":
-            hit = server.bans.find_dline(other.peer_host) is ban
+    server.realm.server_ban_changed(kind, mask, ban)  # the other nodes of a cluster too
+    if not conn.closing:
+        if stored.state == "refused":
+            conn.notice(f"*** {name} for {mask} is in force but could not be stored (lost at "
+                        f"restart): {stored.error}")
+        elif stored.state == "waiting":
+            conn.notice(f"*** {name} added for {mask} {how_long}: {reason} (in force now; "
+                        f"{_WAITING.format('it')})")
         else:
-            hit = other.user is not None and server.bans.find_kline(
-                other.user.username, [other.peer_host, other.user.host]) is ban
-        if not hit:
-            continue
-        if other is conn:
-            conn.notice(f"*** Your own connection matches this {label[0]}-line; it stays open")
-            continue
-        other.log.info("%s by %s: %s", label, _who(conn), ban.reason)
-        other.close(f"{label}: {ban.reason}")
+            conn.notice(f"*** {name} added for {mask} {how_long}: {reason}")
+    server.enforce_ban(ban, _who(conn), conn)
 
 
 @command("UNKLINE", min_params=1)
@@ -308,6 +287,7 @@ async def _remove_ban(conn: IRCConnection, kind: str, mask: str) -> None:
     found, stored = await conn.server.bans.remove(kind, mask)
     if found:
         conn.log.info("%s %s removed by %s", name, mask, _who(conn))
+        conn.server.realm.server_ban_changed(kind, mask, None)
     if conn.closing:
         return
     if not found:
