@@ -168,7 +168,8 @@ class Identity:
         """(account, how) words.cred sees the bare `jid` as now: how is "linked", "trusted"
         (a trusted domain's rule), "guest" (no account) or "unknown" (refused)."""
         try:
-            _, avatar, _logout = await self.gw.portal.login(JIDCredentials(jid), None, ChatAvatar)
+            # A lookup, not a login: an unknown JID asking is no failed login.
+            _, avatar, _logout = await self.gw.portal.identify(JIDCredentials(jid), None, ChatAvatar)
         except (LoginFailed, UnhandledCredentials):
             return None, "unknown"
         assert isinstance(avatar, ChatAvatar)

@@ -184,7 +184,7 @@ async def test_status_tells_the_identity_nicks_and_rooms(gateway_server, xmpp_us
 
 
 async def test_status_of_an_unknown_jid_says_how_to_link(gateway_server, xmpp_user):
-    await gateway_server(unknown_jids="refuse")
+    server = await gateway_server(unknown_jids="refuse")
     kim = with_commands(await xmpp_user("kim"))
     status = await command(kim, "status")
     assert fields(status)["identity"] == (
@@ -192,3 +192,5 @@ async def test_status_of_an_unknown_jid_says_how_to_link(gateway_server, xmpp_us
         "irc.localhost)")
     assert fields(status)["account"] == ""
     assert (await failed(command(kim, "unlink"))).condition == "registration-required"
+    # Asking who one is is no failed login (words_login_failures_total counts these).
+    assert server.portal.throttle.failures_total == 0
