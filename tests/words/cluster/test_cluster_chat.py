@@ -161,6 +161,11 @@ async def test_kick_and_ban_across_nodes(start_cluster):
         await carol.send("MODE #chat -b bob!*@*")
         msg = await alice.expect("MODE", "#chat", "-b")
         assert msg.to_line() == ":carol!~user@127.0.0.1 MODE #chat -b bob!*@*"
+        # The unban reaches bob's node a moment later than alice's: until its list is empty.
+        deadline = asyncio.get_running_loop().time() + 10
+        while await reply_lines(bob, "MODE #chat b") != [
+                ":irc.test 368 bob #chat :End of channel ban list"]:
+            assert asyncio.get_running_loop().time() < deadline, "the unban did not reach node b"
         await bob.send("JOIN #chat")
         assert (await bob.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
         assert (await alice.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
