@@ -50,8 +50,21 @@ class Commands:
         xmpp.remove_handler("Disco Info")
         xmpp.remove_handler("Disco Items")
         handlers = {"link": self._link, "unlink": self._unlink, "status": self._status}
+        plugin = xmpp.plugin["xep_0050"]
         for node, name in COMMANDS:
-            xmpp.plugin["xep_0050"].add_command(node=node, name=name, handler=handlers[node])
+            plugin.add_command(node=node, name=name, handler=handlers[node])
+        # The plugin continues a session for whoever sends its id; only its starter may.
+        xmpp.del_event_handler("command", plugin._handle_command_all)
+        xmpp.add_event_handler("command", self._only_its_starter)
+
+    async def _only_its_starter(self, iq: Any) -> None:
+        from slixmpp.exceptions import XMPPError
+
+        plugin = self.gw.xmpp.plugin["xep_0050"]
+        session = plugin.sessions.get(iq["command"]["sessionid"])
+        if session is not None and session["from"] != iq["from"]:
+            raise XMPPError("item-not-found")  # another JID's session: as if there were none
+        await plugin._handle_command_all(iq)
 
     # -- helpers -------------------------------------------------------------------
 

@@ -194,3 +194,24 @@ async def test_status_of_an_unknown_jid_says_how_to_link(gateway_server, xmpp_us
     assert (await failed(command(kim, "unlink"))).condition == "registration-required"
     # Asking who one is is no failed login (words_login_failures_total counts these).
     assert server.portal.throttle.failures_total == 0
+
+
+async def test_a_command_session_is_only_its_starters(gateway_server, xmpp_user):
+    """Another JID that learns a session id cannot complete that session (here: link the
+    starter's JID to an account of the intruder's choosing)."""
+    server = await gateway_server(unknown_jids="refuse")
+    await server.realm.accounts.create("mal", PasswordHasher(ln=4).hash("malpass1"))
+    victim = with_commands(await xmpp_user("victim"))
+    intruder = with_commands(await xmpp_user("mal"))
+    form = await command(victim, "link")
+    sessionid = form["command"]["sessionid"]
+    refused = await failed(command(intruder, "link", "complete", sessionid,
+                                   username="mal", password="malpass1"))
+    assert refused.condition == "item-not-found"
+    assert await server.realm.accounts.account_for_jid(victim.boundjid.bare) is None
+    # The starter's session is still there for the starter.
+    await server.realm.accounts.create("vic", PasswordHasher(ln=4).hash("vicpass1"))
+    done = await command(victim, "link", "complete", sessionid, username="vic",
+                         password="vicpass1")
+    assert done["command"]["status"] == "completed"
+    assert await server.realm.accounts.account_for_jid(victim.boundjid.bare) == "vic"
