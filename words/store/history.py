@@ -221,10 +221,12 @@ class SQLHistory(History):
         if query.until is not None:
             conditions.append(c.time <= query.until)
         conditions.append(self._fresh(query.keys, now))
-        order = c.id.desc() if query.newest else c.id
+        # By time (then id, the order within one node's writes): in a cluster each node
+        # writes behind into this table, so ids are not quite in time order.
+        order = (c.time.desc(), c.id.desc()) if query.newest else (c.time, c.id)
         rows = conn.execute(
             select(c.id, c.msgid, c.time, c.kind, c.data).where(*conditions)
-            .order_by(order).limit(query.limit)
+            .order_by(*order).limit(query.limit)
         ).all()
         if query.newest:
             rows.reverse()
@@ -237,9 +239,12 @@ class SQLHistory(History):
             row = _locate(conn, query.keys, ref.msgid)
             if row is None:
                 return None
+            # The position (time, id) of the referenced record, in the order of _select.
+            same_time = c.time == row.time
             if lower:
-                return c.id >= row.id if query.after_inclusive else c.id > row.id
-            return c.id < row.id
+                after = c.id >= row.id if query.after_inclusive else c.id > row.id
+                return or_(c.time > row.time, and_(same_time, after))
+            return or_(c.time < row.time, and_(same_time, c.id < row.id))
         if lower:
             return c.time >= after_time(ref, query.after_inclusive)
         return c.time < before_time(ref)
@@ -290,7 +295,7 @@ class SQLHistory(History):
                 select(c.kind, c.time).where(
                     c.conversation == key, c.subject == account,
                     c.kind.in_(MEMBERSHIP_KINDS), self._fresh([key], time.time()),
-                ).order_by(c.id)
+                ).order_by(c.time, c.id)
             ).all()
             return membership_of((kind, when) for kind, when in rows)
 

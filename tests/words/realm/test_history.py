@@ -421,3 +421,32 @@ async def test_the_sql_realm_of_a_cluster_keeps_only_its_own_events(make_realm):
     realm.applying_remote = False
     realm.say(alice, group, "ours")
     assert texts(await realm.history.latest("#chan", 10, kinds=MESSAGE_KINDS)) == ["ours"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_sql_history_is_in_time_order_whatever_order_it_was_stored_in(make_realm, backend):
+    """In a cluster every node writes its own events behind into the one table, so a
+    message may be stored after a later one of another node: queries go by time."""
+    from words.realm.events import Said
+
+    realm = await realm_with_history(make_realm, backend)
+    alice, bob, group = await chat(realm)
+    first = realm.say(alice, group, "one")
+    third = realm.say(alice, group, "three")
+    # Another node's message, said between the two, stored after them.
+    second = Said(sender=bob, target=group, text="two", time=(first.time + third.time) / 2)
+    realm.apply(second)
+    fourth = realm.say(alice, group, "four")
+    history = realm.history
+    everything = await history.latest("#chan", 10, kinds=MESSAGE_KINDS)
+    assert texts(everything) == ["one", "two", "three", "four"]
+    assert [r.msgid for r in everything] == [first.msgid, second.msgid, third.msgid, fourth.msgid]
+    assert texts(await history.latest("#chan", 2, kinds=MESSAGE_KINDS)) == ["three", "four"]
+    assert texts(await history.after("#chan", Ref(msgid=first.msgid), 2,
+                                     kinds=MESSAGE_KINDS)) == ["two", "three"]
+    assert texts(await history.before("#chan", Ref(msgid=third.msgid), 5,
+                                      kinds=MESSAGE_KINDS)) == ["one", "two"]
+    assert texts(await history.around("#chan", Ref(msgid=second.msgid), 3,
+                                      kinds=MESSAGE_KINDS)) == ["one", "two", "three"]
+    assert texts(await history.between("#chan", Ref(msgid=fourth.msgid), Ref(msgid=first.msgid),
+                                       10, kinds=MESSAGE_KINDS)) == ["two", "three"]
