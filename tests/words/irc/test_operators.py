@@ -557,6 +557,8 @@ async def test_oper_override_passes_channel_rules_and_is_logged(start_server, ca
         await over.send("OPER over sesame")
         await over.expect("381")
         await oper_up(root)
+        await over.send("MODE #club b")  # anyone may list bans: no override, not logged
+        await over.expect("368")
 
         await root.send("JOIN #club")
         assert (await root.expect("474")).params[1:] == ["#club", "Cannot join channel (+b)"]
