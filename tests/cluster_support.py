@@ -12,6 +12,19 @@ async def client(node, nick: str) -> RawClient:
     return c
 
 
+def root_opers() -> list[dict]:
+    """The `opers:` config of one operator, root with password rootpw (see oper_up)."""
+    from words.cred import DEFAULT_HASHER
+
+    return [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
+
+
+async def oper_up(c: RawClient) -> None:
+    """OPER as the root of root_opers()."""
+    await c.send("OPER root rootpw")
+    await c.expect("381")
+
+
 async def try_register(port: int, nick: str) -> tuple[RawClient, str]:
     """Register `nick`; the first answer that decides: '001' or '433'."""
     c = await RawClient.connect(port)

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_support import all_members, client, close_all, reply_lines, saw_join
+from cluster_support import (
+    all_members,
+    client,
+    close_all,
+    oper_up,
+    reply_lines,
+    root_opers,
+    saw_join,
+)
 from support import RawClient, join
 
 
@@ -228,10 +236,7 @@ async def test_topic_and_quit_reach_every_node(start_cluster):
 
 
 async def test_invite_away_and_kill_across_nodes(start_cluster):
-    from words.cred import DEFAULT_HASHER
-
-    opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
-    a, b, c = start_cluster("a", "b", "c", opers=opers)
+    a, b, c = start_cluster("a", "b", "c", opers=root_opers())
     alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
     try:
         await join(alice, "#club")
@@ -258,8 +263,7 @@ async def test_invite_away_and_kill_across_nodes(start_cluster):
         await saw_join(carol, "bob", "#club")
         # An oper on node a KILLs bob on node b: bob's own node closes his connection, and
         # node c, where bob is b's user too, takes the KILL's QUIT as his.
-        await alice.send("OPER root rootpw")
-        await alice.expect("381")
+        await oper_up(alice)
         await alice.send("KILL bob :enough")
         for member in (alice, carol):
             quit_line = await member.expect("QUIT")
@@ -274,10 +278,7 @@ async def test_invite_away_and_kill_across_nodes(start_cluster):
 
 async def test_klines_and_dlines_hold_on_every_node(start_cluster):
     """Set by an oper on node a, in force on b and c at once; lifted on a, lifted everywhere."""
-    from words.cred import DEFAULT_HASHER
-
-    opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
-    a, b, c = start_cluster("a", "b", "c", opers=opers)
+    a, b, c = start_cluster("a", "b", "c", opers=root_opers())
     boss = await client(a, "boss")
     bob = await RawClient.connect(b.port, source="127.0.0.2")
     dave = await RawClient.connect(c.port, source="127.0.0.3")
@@ -285,8 +286,7 @@ async def test_klines_and_dlines_hold_on_every_node(start_cluster):
     try:
         await bob.register("bob", user="bob")
         await dave.register("dave")
-        await boss.send("OPER root rootpw")
-        await boss.expect("381")
+        await oper_up(boss)
 
         await boss.send("KLINE 1h ~bob@127.0.0.2 :spamming")
         assert "K-line added for ~bob@127.0.0.2" in (await boss.expect("NOTICE")).params[1]

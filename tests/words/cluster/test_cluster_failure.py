@@ -13,8 +13,10 @@ from cluster_support import (
     client,
     close_all,
     nick_holder,
+    oper_up,
     registration_answer,
     reply_lines,
+    root_opers,
     saw_join,
     try_register,
 )
@@ -377,20 +379,16 @@ async def test_bans_changed_while_redis_was_away_hold_after_the_rejoin(start_clu
     database both share): the new one cuts b's matching user, the lifted one lets in."""
     from support import start_redis
 
-    from words.cred import DEFAULT_HASHER
-
     own = start_redis()
     cluster_settings["redis"] = own.url
     second = None
-    opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
-    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER, opers=opers)
+    a, b = start_cluster("a", "b", heartbeat=HEARTBEAT, dead_after=DEAD_AFTER, opers=root_opers())
     boss = await client(a, "boss")
     eve = await RawClient.connect(b.port, source="127.0.0.2")
     clients = [boss, eve]
     try:
         await eve.register("eve", user="eve")
-        await boss.send("OPER root rootpw")
-        await boss.expect("381")
+        await oper_up(boss)
         await boss.send("KLINE ~old@127.0.0.5 :an old ban")
         await boss.expect("NOTICE")
         await asyncio.to_thread(b.wait_for_log, "K-line ~old@127.0.0.5 set on another node")
