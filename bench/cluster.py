@@ -281,7 +281,16 @@ ROWS = [
 ]
 
 
-def table(results: list[dict], title: str) -> str:
+# The first row of the table: the cores every node count ran on.
+CORES_LABEL = "cores on the machine (shared by nodes, Redis, load generator)"
+
+
+def table(results: list[dict], title: str, cores: int) -> str:
+    """The results as a rich table (printed) and a markdown one (returned).
+
+    Its first row is the machine's core count: nothing is pinned, so every node count
+    shares those cores with Redis and the load generator.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -290,7 +299,8 @@ def table(results: list[dict], title: str) -> str:
     t.add_column("figure")
     for h in heads:
         t.add_column(h, justify="right")
-    rows = []
+    rows = [[CORES_LABEL, *[str(cores)] * len(results)]]
+    t.add_row(*rows[0])
     for key, label, fmt in ROWS:
         cells = []
         for r in results:
@@ -333,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         pg.stop()
     title = (f"words cluster fan-out, {sz.fanout_clients} clients in {sz.fanout_channels} channels, "
              f"{info['nproc']} CPUs ({info['cpu_model']})")
-    md = table(results, title)
+    md = table(results, title, info["nproc"])
     out = Path(args.output) if args.output else RESULTS / (
         time.strftime("cluster-%Y%m%d-%H%M%S", time.gmtime(started)) + ("-quick" if args.quick else "") + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)

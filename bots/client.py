@@ -535,8 +535,10 @@ class IRCClient(asyncio.Protocol):
             self.quit(self.fatal_error)
 
     def irc_464(self, msg: Message) -> None:  # ERR_PASSWDMISMATCH
-        self.fatal_error = "password incorrect"
-        log.error("the server says: password incorrect; not retrying")
+        # The server's own text says which: "Password incorrect" or "Password required".
+        reason = msg.params[-1] if len(msg.params) > 1 else "Password incorrect"
+        self.fatal_error = reason.lower()
+        log.error("the server says: %s; not retrying", reason)
 
     def irc_465(self, msg: Message) -> None:  # ERR_YOUREBANNEDCREEP
         self.fatal_error = "banned from the server"

@@ -52,7 +52,8 @@ class Storage:
                 # One connection for all worker threads: each new connection to
                 # :memory: would be a new, empty database.
                 options["poolclass"] = StaticPool
-        self.engine: Engine = create_engine(url, **options)
+        # hide_parameters: a failed statement's error (logged) never shows the row.
+        self.engine: Engine = create_engine(url, hide_parameters=True, **options)
         # SQLite writes from several threads: one at a time.
         self._lock = threading.Lock()
         _metadata.create_all(self.engine)

@@ -12,17 +12,35 @@ async def client(node, nick: str) -> RawClient:
     return c
 
 
+def root_opers() -> list[dict]:
+    """The `opers:` config of one operator, root with password rootpw (see oper_up)."""
+    from words.cred import DEFAULT_HASHER
+
+    return [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
+
+
+async def oper_up(c: RawClient) -> None:
+    """OPER as the root of root_opers()."""
+    await c.send("OPER root rootpw")
+    await c.expect("381")
+
+
 async def try_register(port: int, nick: str) -> tuple[RawClient, str]:
     """Register `nick`; the first answer that decides: '001' or '433'."""
     c = await RawClient.connect(port)
     c.nick = nick
     await c.send(f"NICK {nick}")
     await c.send(f"USER u 0 * :{nick}")
+    return c, await registration_answer(c)
+
+
+async def registration_answer(c: RawClient) -> str:
+    """Read until the answer that decides a registration: '001' or '433'."""
     while True:
         msg = await c.read_message()
         assert msg is not None, "connection closed during registration"
         if msg.command in ("001", "433"):
-            return c, msg.command
+            return msg.command
 
 
 async def reply_lines(c: RawClient, line: str) -> list[str]:
@@ -57,3 +75,17 @@ async def all_members(c: RawClient, channel: str, count: int, timeout: float = 1
         if len(members) == count:
             return members
         assert asyncio.get_running_loop().time() < deadline, f"{channel}: {members}, not {count}"
+
+
+async def nick_holder(redis_url: str, prefix: str, nick: str) -> str | None:
+    """The node that holds `nick`'s claim in Redis (None: free); `nick` already folded."""
+    from redis.asyncio import Redis
+
+    from words.cluster.keys import Keys
+
+    redis = Redis.from_url(redis_url)
+    try:
+        owner = await redis.get(Keys(prefix).nick(nick))
+    finally:
+        await redis.aclose()
+    return owner.decode() if owner is not None else None

@@ -1,4 +1,4 @@
-"""Helpers of the gateway tests: an inbox of stanzas to wait on, joining rooms."""
+"""Helpers of the gateway tests: an inbox of stanzas to wait on, joining rooms, linking."""
 
 from __future__ import annotations
 
@@ -68,6 +68,18 @@ class Inbox:
         self.stanzas.clear()
 
 
+async def irc_client(server, nick: str, *channels: str):
+    """A raw IRC client of `server`, registered as `nick` and in `channels`."""
+    from support import RawClient
+    from support import join as irc_join
+
+    client = await RawClient.connect(server.port)
+    await client.register(nick)
+    if channels:
+        await irc_join(client, *channels)
+    return client
+
+
 def room(channel: str) -> str:
     return f"{channel}@irc.localhost"
 
@@ -99,6 +111,22 @@ MUC_USER = "{http://jabber.org/protocol/muc#user}"
 def item_of(presence):
     """The <item/> of a room presence's muc#user payload."""
     return presence.xml.find(f"{MUC_USER}x/{MUC_USER}item")
+
+
+async def register(client, username: str | None, password: str | None, remove: bool = False):
+    """XEP-0077 with the component: link the client's JID (or, with `remove`, unlink it)."""
+    import xml.etree.ElementTree as ET
+
+    ns = "{jabber:iq:register}"
+    iq = client.make_iq_set(ito="irc.localhost")
+    query = ET.Element(f"{ns}query")
+    if remove:
+        ET.SubElement(query, f"{ns}remove")
+    else:
+        ET.SubElement(query, f"{ns}username").text = username
+        ET.SubElement(query, f"{ns}password").text = password
+    iq.append(query)
+    return await iq.send(timeout=10)
 
 
 def gateway_config(prosody, **overrides) -> XMPP:

@@ -53,8 +53,11 @@ class RawClient:
         self.nick: str | None = None
 
     @classmethod
-    async def connect(cls, port: int, host: str = "127.0.0.1") -> RawClient:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connect(cls, port: int, host: str = "127.0.0.1", source: str | None = None) -> RawClient:
+        """A connection to `host`:`port`, from the local address `source` if given (any
+        127.x.y.z is loopback on Linux: a client from another address for limits and bans)."""
+        local = (source, 0) if source is not None else None
+        reader, writer = await asyncio.open_connection(host, port, local_addr=local)
         return cls(reader, writer)
 
     async def send(self, line: str | bytes) -> None:
@@ -134,7 +137,7 @@ def ensure_system_package(package: str, binary: str) -> str:
     """The path of `binary`, installing Debian's `package` first when it is missing.
 
     This is how the README's test command brings the system servers it needs
-    (ngIRCd, Prosody, PostgreSQL): `apt-get update` once, then
+    (ngIRCd, Prosody, PostgreSQL, Redis): `apt-get update` once, then
     `apt-get install -y`. It needs root, as on CI and the dev machines.
     """
     global _apt_updated
@@ -306,13 +309,16 @@ class RedisServer:
             self.proc.wait()
 
 
-def start_redis() -> RedisServer:
-    """A redis-server on a free loopback port that keeps nothing on disk."""
+def start_redis(*options: str) -> RedisServer:
+    """A redis-server on a free loopback port that keeps nothing on disk.
+
+    `options` are more of its command line (`"--requirepass", "secret"`).
+    """
     binary = ensure_system_package("redis-server", "redis-server")
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--protected-mode", "no", "--loglevel", "warning"],
+         "--protected-mode", "no", "--loglevel", "warning", *options],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     wait_for_port(port, proc=proc, timeout=30)

@@ -3,6 +3,8 @@
 Facts behind the config: ../shared/design/xmpp-testing.md. Prosody runs in the
 foreground from a temporary directory on free loopback ports; it can be
 stopped and started again on the same ports (the gateway's reconnect tests).
+Given a certificate, it also offers STARTTLS on the client port and direct TLS
+on a port of its own; cleartext logins stay allowed either way.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from pathlib import Path
 from support import ensure_system_package, free_port, wait_for_port
 
 DOMAIN = "localhost"
+# A second host, for users of a domain other than the gateway's trusted one.
+OTHER_DOMAIN = "elsewhere.localhost"
 MUC_DOMAIN = "conference.localhost"
 COMPONENT_DOMAIN = "irc.localhost"
 
 CONFIG = """\
--- Written by the words test suite: a loopback Prosody, no TLS, nothing outside {workdir}.
+-- Written by the words test suite: a loopback Prosody (TLS only if given a certificate),
+-- nothing outside {workdir}.
 run_as_root = true
 pidfile = "{workdir}/prosody.pid"
 data_path = "{workdir}/data"
@@ -28,11 +33,11 @@ certificates = "{workdir}/certs"
 log = {{ debug = "{workdir}/prosody.log" }}
 interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s_port} }}
-c2s_direct_tls_ports = {{ }}
-component_interfaces = {{ "127.0.0.1" }}
+c2s_direct_tls_ports = {{ {direct_tls_port} }}
+{tls}component_interfaces = {{ "127.0.0.1" }}
 component_ports = {{ {component_port} }}
 modules_disabled = {{ "s2s" }}
-modules_enabled = {{ "roster", "saslauth", "disco", "ping", "register", "mam" }}
+modules_enabled = {{ "roster", "saslauth", "disco", "ping", "register", "mam"{tls_module} }}
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 allow_registration = false
@@ -40,6 +45,8 @@ authentication = "internal_hashed"
 storage = "internal"
 
 VirtualHost "{domain}"
+
+VirtualHost "{other_domain}"
 
 Component "{muc_domain}" "muc"
     modules_enabled = {{ "muc_mam" }}
@@ -52,9 +59,13 @@ Component "{component_domain}"
 
 
 class ProsodyServer:
-    """One Prosody process and its ports; `stop()`/`start()` keep the ports and the data."""
+    """One Prosody process and its ports; `stop()`/`start()` keep the ports and the data.
 
-    def __init__(self, secret: str = "gateway-secret") -> None:
+    `certificate`: (certificate file, key file) for TLS, e.g. made with trustme for
+    localhost; then `direct_tls_port` takes direct TLS (XEP-0368). Without: no TLS."""
+
+    def __init__(self, secret: str = "gateway-secret",
+                 certificate: tuple[str, str] | None = None) -> None:
         self.binary = ensure_system_package("prosody", "prosody")
         self.ctl = shutil.which("prosodyctl") or "/usr/bin/prosodyctl"
         self.workdir = Path(tempfile.mkdtemp(prefix="words-prosody-"))
@@ -66,11 +77,17 @@ class ProsodyServer:
         self.secret = secret
         self.c2s_port = free_port()
         self.component_port = free_port()
+        self.direct_tls_port = free_port() if certificate else None
+        tls = ""
+        if certificate:
+            tls = 'ssl = {{ certificate = "{}", key = "{}" }}\n'.format(*certificate)
         self.config_path = self.workdir / "prosody.cfg.lua"
         self.config_path.write_text(CONFIG.format(
             workdir=self.workdir, c2s_port=self.c2s_port, component_port=self.component_port,
-            domain=DOMAIN, muc_domain=MUC_DOMAIN, component_domain=COMPONENT_DOMAIN,
-            secret=secret,
+            domain=DOMAIN, other_domain=OTHER_DOMAIN, muc_domain=MUC_DOMAIN,
+            component_domain=COMPONENT_DOMAIN, secret=secret,
+            direct_tls_port=self.direct_tls_port or "", tls=tls,
+            tls_module=', "tls"' if certificate else "",
         ))
         self.proc: subprocess.Popen | None = None
 
@@ -81,6 +98,8 @@ class ProsodyServer:
         )
         wait_for_port(self.c2s_port, proc=self.proc, timeout=20)
         wait_for_port(self.component_port, proc=self.proc, timeout=20)
+        if self.direct_tls_port:
+            wait_for_port(self.direct_tls_port, proc=self.proc, timeout=20)
 
     def stop(self) -> None:
         if self.proc is None:
@@ -97,13 +116,13 @@ class ProsodyServer:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def register(self, user: str, password: str) -> str:
-        """Create `user@localhost` (works whether Prosody runs or not); returns the JID."""
+    def register(self, user: str, password: str, domain: str = DOMAIN) -> str:
+        """Create `user@domain` (works whether Prosody runs or not); returns the JID."""
         subprocess.run(
-            [self.ctl, "--config", str(self.config_path), "register", user, DOMAIN, password],
+            [self.ctl, "--config", str(self.config_path), "register", user, domain, password],
             check=True, capture_output=True, timeout=30,
         )
-        return f"{user}@{DOMAIN}"
+        return f"{user}@{domain}"
 
     def log_text(self) -> str:
         path = self.workdir / "prosody.log"
@@ -125,9 +144,10 @@ def loopback_client(jid: str, password: str):
     return client
 
 
-async def connect_client(prosody: ProsodyServer, user: str, password: str, timeout: float = 10.0):
-    """A logged-in slixmpp client for `user@localhost` (registered first)."""
-    jid = prosody.register(user, password)
+async def connect_client(prosody: ProsodyServer, user: str, password: str, timeout: float = 10.0,
+                         domain: str = DOMAIN):
+    """A logged-in slixmpp client for `user@domain` (registered first)."""
+    jid = prosody.register(user, password, domain)
     client = loopback_client(jid, password)
     session = asyncio.get_running_loop().create_future()
     client.add_event_handler("session_start", lambda _: session.done() or session.set_result(None))
@@ -145,11 +165,11 @@ async def disconnect_client(client, timeout: float = 5.0) -> None:
     if disconnected is not None:
         try:
             await asyncio.wait_for(disconnected, timeout)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             client.abort()
 
 
 __all__ = [
-    "COMPONENT_DOMAIN", "DOMAIN", "MUC_DOMAIN", "ProsodyServer", "connect_client",
+    "COMPONENT_DOMAIN", "DOMAIN", "MUC_DOMAIN", "OTHER_DOMAIN", "ProsodyServer", "connect_client",
     "disconnect_client", "loopback_client",
 ]

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from words.casemap import get_casefold
 from words.config import ConfigError, load_config
+from words.console import table_console
 from words.cred import DEFAULT_HASHER, PasswordHasher
 from words.cred.scram import ScramVerifier
 from words.realm.accounts import DuplicateAccount
@@ -122,7 +122,7 @@ def _password(args: argparse.Namespace) -> str:
 def run_account(args: argparse.Namespace) -> int:
     db, casefold, hasher, keep_scram = _open(args)
     store = AccountStore(db, casefold)
-    console = Console(highlight=False)
+    console = table_console()
     try:
         if args.action in ("add", "passwd"):
             password = _password(args)
@@ -168,7 +168,7 @@ def run_account(args: argparse.Namespace) -> int:
 def run_channel(args: argparse.Namespace) -> int:
     db, casefold, _, _ = _open(args)
     store = ChannelStore(db, casefold)
-    console = Console(highlight=False)
+    console = table_console()
     try:
         if args.action == "drop":
             if not asyncio.run(store.drop(args.name)):

@@ -62,6 +62,7 @@ def build_server(config: Config) -> IRCServer:
             raise ConfigError(config.source, "cluster",
                               "needs the redis package: pip install 'words[cluster]'") from None
         server.cluster = ClusterLink(realm, config.cluster)  # joins the network in serve()
+        server.cluster.on_rejoin.append(server.reload_bans)
     if config.xmpp is not None:
         from bridge.gateway import Gateway
 

@@ -10,11 +10,11 @@ import os
 import sys
 from dataclasses import replace
 
-from rich.console import Console
 from rich.table import Table
 
 from words import __version__
 from words.config import Config, ConfigError, load_config, parse_listen
+from words.console import table_console
 from words.cred import DEFAULT_HASHER, AuthSpecError, help_auth
 from words.logs import LOG_FORMATS, setup_logging
 
@@ -124,6 +124,7 @@ def _with_cluster(config: Config, node: str | None) -> Config:
 def _serve(args: argparse.Namespace) -> int:
     from words.app import build_server, serve
     from words.cluster import ClusterError
+    from words.store.database import StoreError
 
     try:
         config = _load(args)
@@ -151,6 +152,8 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail(f"{config.source}: event_loop: {exc}")
     except ClusterError as exc:
         return _fail(str(exc))
+    except StoreError as exc:  # the database cannot be opened at start-up
+        return _fail(f"{config.source}: realm.database: {exc}")
     if server.restart_requested:
         _restart()
     return 0
@@ -177,20 +180,29 @@ def _restart() -> None:
 
 
 def _print_summary(config: Config, server) -> None:
-    console = Console(highlight=False)
+    console = table_console()
     table = Table.grid(padding=(0, 2))
     table.add_row("[bold]words[/bold]", __version__)
     for host, port in server.bound:
         table.add_row("listening", f"{host}:{port}")
     table.add_row("server", f"{config.server_name} ({config.network})")
-    table.add_row("realm", f"in-memory {config.realm!r}, casemapping {config.casemapping}")
+    if config.database:
+        from sqlalchemy.engine import make_url
+
+        store = f"SQL ({make_url(config.database).render_as_string(hide_password=True)})"
+    else:
+        store = "in-memory"
+    table.add_row("realm", f"{store} {config.realm!r}, casemapping {config.casemapping}")
     table.add_row("auth", ", ".join(spec.split(":", 1)[0] for spec in config.auth))
     metrics = getattr(server, "metrics", None)
     if metrics is not None and metrics.bound is not None:
         table.add_row("metrics", f"http://{metrics.bound[0]}:{metrics.bound[1]}/metrics")
     cluster = getattr(server, "cluster", None)
     if cluster is not None:
-        table.add_row("cluster", f"node {cluster.node} on {config.cluster.redis} (prefix {cluster.keys.prefix})")
+        from words.cluster.settings import redacted
+
+        table.add_row("cluster", f"node {cluster.node} on {redacted(config.cluster.redis)} "
+                                 f"(prefix {cluster.keys.prefix})")
     table.add_row("config", config.source)
     console.print(table)
     sys.stdout.flush()

@@ -1,7 +1,8 @@
 """Service discovery (XEP-0030), ping (XEP-0199) and MUC self-ping (XEP-0410).
 
 The component is a gateway/irc and a conference/irc service; its items are
-the channels a stranger may see (not +s or +p). A room's features say how
+the channels a stranger may see (not +s or +p), and under the commands node
+its ad-hoc commands (commands.py). A room's features say how
 it is set up (members-only for +i, password-protected for +k, moderated for
 +m). A ping to one's own occupant JID says whether one is still joined.
 """
@@ -12,14 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import unescape_node
+from bridge.gateway.commands import COMMANDS, COMMANDS_NS
 from bridge.gateway.text import xml_safe
 
 if TYPE_CHECKING:
     from bridge.gateway.gateway import Gateway
     from words.realm import Group
 
-FEATURES = (S.DISCO_INFO, S.DISCO_ITEMS, S.MUC, S.PING, S.REGISTER, "urn:xmpp:sid:0",
-            "jid\\20escaping")
+FEATURES = (S.DISCO_INFO, S.DISCO_ITEMS, S.MUC, S.PING, S.REGISTER, COMMANDS_NS,
+            "urn:xmpp:sid:0", "jid\\20escaping")
 
 
 class Disco:
@@ -53,9 +55,11 @@ class Disco:
                 return
             identities, features = [("client", "pc", user.name)], (S.DISCO_INFO, S.PING)
         elif group is False:
-            name = f"{self.gw.config.network} IRC"
-            identities = [("gateway", "irc", name), ("conference", "irc", name)]
-            features = FEATURES
+            found = self._component_info(iq)
+            if found is None:
+                self._error(iq, "item-not-found", "cancel", "No such node")
+                return
+            identities, features = found
         elif group is None or not self._visible(group, iq):
             self._error(iq, "item-not-found", "cancel", "No such room")
             return
@@ -77,6 +81,20 @@ class Disco:
             query.append(S.el(f"{{{S.DISCO_INFO}}}feature", {"var": feature}))
         reply.xml.append(query)
         reply.send()
+
+    def _component_info(self, iq: Any) -> tuple[list[tuple[str, str, str]], tuple[str, ...]] | None:
+        """The component's identities and features, or a command node's (None: no such node)."""
+        node = iq.xml.find(f"{{{S.DISCO_INFO}}}query").get("node")
+        if not node:
+            name = f"{self.gw.config.network} IRC"
+            return [("gateway", "irc", name), ("conference", "irc", name)], FEATURES
+        if node == COMMANDS_NS:
+            return [("automation", "command-list", "Ad-Hoc commands")], (S.DISCO_INFO,)
+        names = dict(COMMANDS)
+        if node in names:
+            return ([("automation", "command-node", names[node])],
+                    (S.DISCO_INFO, COMMANDS_NS, S.DATA_FORMS))
+        return None
 
     @staticmethod
     def _room_features(group: Group) -> tuple[str, ...]:
@@ -101,8 +119,16 @@ class Disco:
             return
         group = self._group(iq)
         reply = iq.reply()
-        query = S.el(f"{{{S.DISCO_ITEMS}}}query")
-        if group is False:
+        node = iq.xml.find(f"{{{S.DISCO_ITEMS}}}query").get("node")
+        query = S.el(f"{{{S.DISCO_ITEMS}}}query", {"node": node})
+        if group is False and node == COMMANDS_NS:
+            for command, name in COMMANDS:
+                query.append(S.el(f"{{{S.DISCO_ITEMS}}}item",
+                                  {"jid": self.gw.domain, "node": command, "name": name}))
+        elif group is False and node:
+            self._error(iq, "item-not-found", "cancel", "No such node")
+            return
+        elif group is False:
             for room in sorted(self.gw.realm.groups.values(), key=lambda g: g.folded):
                 # A channel name XML cannot carry (a control character) has no room JID.
                 if not (room.settings.secret or room.settings.private) and (

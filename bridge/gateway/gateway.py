@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bridge.gateway import stanzas as S
@@ -36,10 +37,13 @@ log = logging.getLogger("bridge.gateway")
 
 # Messages remembered (id -> sender, text) so replies and reactions can quote them.
 _REMEMBERED = 2000
+# Spellings of nick@component remembered per JID (see contact_jid).
+_CONTACTS = 100
 
 
 class Gateway:
     def __init__(self, config: Config, realm: WordsRealm, portal: Portal) -> None:
+        from bridge.gateway.commands import Commands
         from bridge.gateway.disco import Disco
         from bridge.gateway.identity import Identity
         from bridge.gateway.muc import Muc
@@ -54,6 +58,7 @@ class Gateway:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
         self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._contacts: dict[str, OrderedDict[str, str]] = {}  # bare JID -> folded nick -> JID
         self._grace: asyncio.TimerHandle | None = None
         self.batch: Batch | None = None  # see Muc._groupchat
         self.connected = asyncio.Event()
@@ -61,6 +66,7 @@ class Gateway:
         self.muc = Muc(self)
         self.identity = Identity(self)
         self.disco = Disco(self)
+        self.commands = Commands(self)
         self.link = ComponentLink(config.xmpp, self._setup, self._link_up, self._link_down)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -120,6 +126,7 @@ class Gateway:
         for payload, handler in iqs:
             xmpp.register_handler(Callback(f"gateway {payload}", MatchXPath(f"{{{ns}}}iq/{payload}"),
                                            handler))
+        self.commands.setup(xmpp)
 
     def _link_up(self, xmpp: Any) -> None:
         if self._grace is not None:
@@ -159,7 +166,7 @@ class Gateway:
         xmpp = self.xmpp
         if xmpp is None or session.user is None:
             return
-        iq = xmpp.make_iq_get(ito=resource, ifrom=self.occupant_jid(room.group, session.user.name))
+        iq = xmpp.make_iq_get(ito=resource, ifrom=room.occupant(resource, session.user.name))
         iq.xml.append(S.el(f"{{{S.PING}}}ping"))
         try:
             await iq.send(timeout=10)
@@ -215,6 +222,7 @@ class Gateway:
             sessions.remove(session)
         if not sessions:
             self.sessions.pop(session.jid, None)
+            self._contacts.pop(session.jid, None)
             lock = self._locks.get(session.jid)
             if lock is not None and not lock.locked():
                 del self._locks[session.jid]
@@ -223,7 +231,7 @@ class Gateway:
 
     def drop_resource(self, session: XMPPSession, room: Room, resource: str, reason: str) -> None:
         """A client is gone without leaving (lost connection): the user stays for the grace time."""
-        room.resources.discard(resource)
+        room.resources.pop(resource, None)
         if room.resources or room.orphaned is not None:
             return
         room.orphaned = asyncio.get_running_loop().call_later(
@@ -251,15 +259,28 @@ class Gateway:
 
     # -- addresses and rendering ------------------------------------------------------------
 
-    def room_jid(self, group: Group) -> str:
-        # Lower case, as the XMPP server's nodeprep makes it on the way in.
-        return f"{escape_node(group.name.lower())}@{self.domain}"
+    # Where no client chose a spelling (disco items, invitations, IRC users' JIDs), names
+    # are folded by the realm's casemapping, then lower-cased as nodeprep does on the way
+    # in: one JID per channel or nick. A client that joined (or wrote to) another spelling
+    # hears from that one: Room.resources and contact_jid.
 
-    def occupant_jid(self, group: Group, nick: str) -> str:
-        return f"{self.room_jid(group)}/{nick}"
+    def room_jid(self, group: Group) -> str:
+        return f"{escape_node(self.realm.casefold(group.name).lower())}@{self.domain}"
 
     def user_jid(self, nick: str) -> str:
-        return f"{escape_node(nick.lower())}@{self.domain}"
+        return f"{escape_node(self.realm.casefold(nick).lower())}@{self.domain}"
+
+    def note_contact(self, jid: str, user: User, addressed: str) -> None:
+        """`jid` wrote to `user` as `addressed` (`nick@component` in its own spelling)."""
+        contacts = self._contacts.setdefault(jid, OrderedDict())
+        contacts[user.folded] = addressed
+        contacts.move_to_end(user.folded)
+        while len(contacts) > _CONTACTS:
+            contacts.popitem(last=False)
+
+    def contact_jid(self, jid: str, user: User) -> str:
+        """The JID `user`'s private messages to `jid` come from: the one `jid` wrote to."""
+        return self._contacts.get(jid, {}).get(user.folded) or self.user_jid(user.name)
 
     def affiliation(self, group: Group, member: User) -> str:
         status = group.members.get(member, "")
@@ -284,13 +305,14 @@ class Gateway:
         text = irc_to_xmpp(event.text, self.xmpp_config.formatting)
         return f"/me {text}" if event.action else text
 
-    def send_subject(self, group: Group, resources: set[str], by: User | None = None) -> None:
+    def send_subject(self, room: Room, resources: Iterable[str], by: User | None = None) -> None:
         xmpp = self.xmpp
         if xmpp is None:
             return
-        # From the occupant who set it when known live, else from the room itself.
-        sender = self.occupant_jid(group, by.name) if by is not None else self.room_jid(group)
+        group = room.group
         for resource in sorted(resources):
+            # From the occupant who set it when known live, else from the room itself.
+            sender = room.occupant(resource, by.name) if by is not None else room.resources[resource]
             stanza = S.message(xmpp, sender, resource, "groupchat")
             # Even empty, the subject is sent: it ends the join sequence.
             stanza["subject"] = irc_to_xmpp(group.topic, self.xmpp_config.formatting)

@@ -8,13 +8,15 @@ account, and others as guests or not at all (`xmpp.unknown_jids`).
 A JID is linked once with the account's name and password through the
 component's in-band registration (XEP-0077): the same Portal and the same
 login throttling as IRC logins check them (failures counted per account
-name and per JID).
+name and per JID). The ad-hoc commands (commands.py) link, unlink and tell
+the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.gateway import stanzas as S
@@ -35,6 +37,15 @@ log = logging.getLogger("bridge.gateway")
 
 _IDENT_BAD = re.compile(r"[^A-Za-z0-9._\-]")
 IDENT_LEN = 10  # as IRC's USERLEN
+
+
+@dataclass
+class Refused(Exception):
+    """A link or unlink refused: the stanza error to answer with."""
+
+    condition: str
+    etype: str
+    text: str
 
 
 class Identity:
@@ -95,39 +106,77 @@ class Identity:
         reply.send()
 
     async def _register(self, iq: Any) -> None:
-        gw = self.gw
         jid = iq["from"].bare
         query = iq.xml.find(f"{{{S.REGISTER}}}query")
         if query.find(f"{{{S.REGISTER}}}remove") is not None:
-            await gw.realm.accounts.unlink_jid(jid)
+            await self.unlink(jid)
             iq.reply().send()
             return
         username = (query.findtext(f"{{{S.REGISTER}}}username") or "").strip()
         password = query.findtext(f"{{{S.REGISTER}}}password") or ""
-        if not username or not password:
-            self._error(iq, "not-acceptable", "modify", "Give the account name and its password")
+        try:
+            await self.link(jid, username, password)
+        except Refused as refused:
+            self._error(iq, refused.condition, refused.etype, refused.text)
             return
+        iq.reply().send()
+
+    # -- linking, shared by XEP-0077 and the ad-hoc commands ------------------------------------
+
+    async def link(self, jid: str, username: str, password: str) -> str:
+        """Link the bare `jid` to the account whose password this is; its stored name.
+
+        Refused (with the stanza error to answer) for a wrong password, too many failures
+        for the account name or for this JID, or an account the store does not keep."""
+        gw = self.gw
+        username = username.strip()
+        if not username or not password:
+            raise Refused("not-acceptable", "modify", "Give the account name and its password")
         try:
             _, avatar, _logout = await gw.portal.login(
                 UsernamePassword(username, password), None, ChatAvatar, address=f"xmpp:{jid}")
         except LoginThrottled:
-            self._error(iq, "resource-constraint", "wait",
-                        "Too many failed logins; try again later")
-            return
+            raise Refused("resource-constraint", "wait",
+                          "Too many failed logins; try again later") from None
         except (LoginFailed, UnhandledCredentials):
             log.info("XMPP: linking %s to %s refused", jid, username)
-            self._error(iq, "not-authorized", "auth", "Unknown account or wrong password")
-            return
+            raise Refused("not-authorized", "auth", "Unknown account or wrong password") from None
         assert isinstance(avatar, ChatAvatar)
         if not await gw.realm.accounts.link_jid(jid, avatar.account):
-            self._error(iq, "not-authorized", "auth",
-                        "Only accounts of this server can be linked (not file or memory logins)")
-            return
+            raise Refused("not-authorized", "auth",
+                          "Only accounts of this server can be linked (not file or memory logins)")
         log.info("XMPP: %s linked to the account %s", jid, avatar.account)
-        for session in gw.sessions.get(jid, []):  # online now: logged in from now on
+        self._relog(jid, avatar.account)
+        return avatar.account
+
+    async def unlink(self, jid: str) -> bool:
+        """Remove `jid`'s link (False if it had none); its users online are what it is now."""
+        if not await self.gw.realm.accounts.unlink_jid(jid):
+            return False
+        log.info("XMPP: %s unlinked", jid)
+        account, _how = await self.describe(jid)
+        self._relog(jid, account)
+        return True
+
+    def _relog(self, jid: str, account: str | None) -> None:
+        """The JID's users online are logged in to `account` (or out) from now on."""
+        for session in self.gw.sessions.get(jid, []):
             if session.user is not None:
-                gw.realm.set_account(session.user, avatar.account)
-        iq.reply().send()
+                self.gw.realm.set_account(session.user, account)
+
+    async def describe(self, jid: str) -> tuple[str | None, str]:
+        """(account, how) words.cred sees the bare `jid` as now: how is "linked", "trusted"
+        (a trusted domain's rule), "guest" (no account) or "unknown" (refused)."""
+        try:
+            # A lookup, not a login: an unknown JID asking is no failed login.
+            _, avatar, _logout = await self.gw.portal.identify(JIDCredentials(jid), None, ChatAvatar)
+        except (LoginFailed, UnhandledCredentials):
+            return None, "unknown"
+        assert isinstance(avatar, ChatAvatar)
+        if not avatar.account:
+            return None, "guest"
+        linked = await self.gw.realm.accounts.account_for_jid(jid)
+        return avatar.account, "linked" if linked == avatar.account else "trusted"
 
     def _error(self, iq: Any, condition: str, etype: str, text: str) -> None:
         reply = iq.reply(clear=False)

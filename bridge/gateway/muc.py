@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.gateway import stanzas as S
 from bridge.gateway.addresses import irc_nick, nick_candidates, unescape_node
+from bridge.gateway.history import send_history, wanted
 from bridge.gateway.rich import degrade
 from bridge.gateway.session import Batch, Room, XMPPSession
-from bridge.gateway.text import irc_lines, irc_to_xmpp, is_ctcp, one_line, xmpp_to_irc
+from bridge.gateway.text import irc_lines, one_line, xmpp_to_irc
 from words.irc.handlers.channels import valid_channel_name
 from words.realm import DuplicateUser
 from words.realm.errors import (
@@ -119,6 +120,12 @@ class Muc:
         if session is not None:
             room = session.rooms[self.gw.realm.casefold(channel)]
             if sender.full in room.resources:
+                joined = room.resources[sender.full]
+                if joined != pres["to"].bare:
+                    # The same channel by IRC casemapping, another room to the client.
+                    self.error(pres, "conflict", "cancel",
+                               f"You are in this channel already, as {joined}")
+                    return
                 self._update(pres, session, room, nick)
                 return
         await self._join(pres, channel, nick, session)
@@ -187,7 +194,7 @@ class Muc:
             if room.orphaned is not None:
                 room.orphaned.cancel()
                 room.orphaned = None
-            room.resources.add(sender.full)
+            room.resources[sender.full] = pres["to"].bare
             session.send_join(room, sender.full, renamed=user.name != nick)
             await self._after_join(room, sender.full, history)
             return
@@ -198,7 +205,7 @@ class Muc:
                 gw.end_session(session, "Join refused")
             return
         group = realm.get_group(channel)
-        room = session.rooms[folded] = Room(group, {sender.full})
+        room = session.rooms[folded] = Room(group, {sender.full: pres["to"].bare})
         realm.join(user, group)
         session.send_join(room, sender.full, renamed=renamed or user.name != nick)
         await self._after_join(room, sender.full, history)
@@ -221,35 +228,9 @@ class Muc:
         return None
 
     async def _after_join(self, room: Room, resource: str, history: Any) -> None:
-        """Recent history (with <delay>), then the subject, to one client."""
-        limit = self.gw.xmpp_config.history
-        if history is not None and history.get("maxstanzas", "").isdecimal():
-            limit = min(limit, int(history.get("maxstanzas")))
-        if limit > 0:
-            await self.send_history(room, resource, limit)
-        self.gw.send_subject(room.group, {resource})
-
-    async def send_history(self, room: Room, resource: str, limit: int) -> None:
-        """The room's recent messages, each with <delay> (needs the realm's history)."""
-        gw = self.gw
-        history = getattr(gw.realm, "history", None)
-        if history is None:
-            return  # no history kept: the join goes on without it
-        records = await history.latest(room.group.name, limit,
-                                       kinds=frozenset({"message", "notice"}))
-        xmpp, room_jid = gw.xmpp, gw.room_jid(room.group)
-        if xmpp is None:
-            return
-        for record in records:
-            if not record.action and is_ctcp(record.text):
-                continue
-            text = irc_to_xmpp(record.text, gw.xmpp_config.formatting)
-            body = f"/me {text}" if record.action else text
-            stanza = S.message(xmpp, gw.occupant_jid(room.group, record.sender or gw.config.server_name),
-                               resource, "groupchat", body, record.msgid)
-            stanza.xml.append(S.delay(room_jid, record.time))
-            stanza.xml.append(S.stanza_id(record.msgid, room_jid))
-            stanza.send()
+        """Recent history (with <delay>, as the client's <history/> asks), then the subject."""
+        await send_history(self.gw, room, resource, wanted(history, self.gw.xmpp_config.history))
+        self.gw.send_subject(room, {resource})
 
     def _leave(self, pres: Any, channel: str, *, lost: bool) -> None:
         gw = self.gw
@@ -259,8 +240,8 @@ class Muc:
         if session is None:
             return
         room = session.rooms[folded]
-        if sender.full not in room.resources:
-            return
+        if room.resources.get(sender.full) != pres["to"].bare:
+            return  # not joined, or joined under another spelling (see _presence_locked)
         if lost:
             # The XMPP server says the client's connection was lost: it may be back soon.
             gw.drop_resource(session, room, sender.full,
@@ -269,7 +250,7 @@ class Muc:
         assert session.user is not None
         session.occupant_presence(room, session.user, ptype="unavailable", codes=(S.SELF,),
                                   to={sender.full})
-        room.resources.discard(sender.full)
+        room.resources.pop(sender.full, None)
         if not room.resources:
             if session.user in room.group.members:
                 gw.realm.leave(session.user, room.group, one_line(pres["status"], self.limits.kicklen))
@@ -360,10 +341,10 @@ class Muc:
         if gw.xmpp is None:
             return
         for resource in sorted(room.resources):
-            echo = S.message(gw.xmpp, gw.occupant_jid(group, user.name), resource, "groupchat",
+            echo = S.message(gw.xmpp, room.occupant(resource, user.name), resource, "groupchat",
                              body, msgid)
             if first:
-                echo.xml.append(S.stanza_id(first, gw.room_jid(group)))
+                echo.xml.append(S.stanza_id(first, room.resources[resource]))
             echo.send()
 
     def _paced(self, msg: Any, session: XMPPSession, lines: list[str]) -> bool:
@@ -438,6 +419,8 @@ class Muc:
                           overhead=9 if action else 0)
         if not self._paced(msg, session, lines):
             return
+        if channel is None:  # replies come from the JID as this client spelled it
+            gw.note_contact(sender.bare, target, msg["to"].bare)
         for line in lines:
             realm.say(user, target, line, action=action)
 

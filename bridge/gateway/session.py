@@ -3,8 +3,13 @@
 An XMPP user who joins rooms with one nick is one realm user (IRC sees one
 nick in each channel); a user joining with another nick is a second realm
 user, as a second IRC connection would be. Each room remembers the XMPP
-resources (full JIDs) joined to it and the occupants those clients were told
-about, so a restored link can bring them up to date.
+resources (full JIDs) joined to it, with the room JID each one used, and the
+occupants those clients were told about, so a restored link can bring them
+up to date.
+
+Room JIDs follow the client: IRC casemapping makes `#a[b]` and `#a{b}` one
+channel, while XMPP sees two JIDs, so each client hears about the room from
+the room JID it joined (`Room.resources`), never from another spelling.
 """
 
 from __future__ import annotations
@@ -47,10 +52,15 @@ class Room:
     """What one session's clients know of one room."""
 
     group: Group
-    resources: set[str] = field(default_factory=set)  # full JIDs joined
+    # Full JIDs joined -> the bare room JID each joined (see the module docstring).
+    resources: dict[str, str] = field(default_factory=dict)
     # Occupants the clients were shown, under the nick they were shown.
     announced: dict[User, str] = field(default_factory=dict)
     orphaned: asyncio.TimerHandle | None = None  # no resource left: parts when it fires
+
+    def occupant(self, resource: str, nick: str) -> str:
+        """The occupant JID of `nick` as the client `resource` addresses the room."""
+        return f"{self.resources[resource]}/{nick}"
 
 
 @dataclass(eq=False)
@@ -109,11 +119,11 @@ class XMPPSession:
             affiliation, role = gw.affiliation(group, member), "none"
         else:
             affiliation, role = gw.affiliation(group, member), gw.role(group, member)
-        sender = gw.occupant_jid(group, name or member.name)
+        shown = name or member.name
         # Semi-anonymous rooms: moderators see who is who (an IRC user as nick@component).
         jid = self.real_jid(member) if self.is_moderator(group) else None
         for resource in sorted(to if to is not None else room.resources):
-            stanza = S.presence(gw.xmpp, sender, resource, ptype)
+            stanza = S.presence(gw.xmpp, room.occupant(resource, shown), resource, ptype)
             if ptype is None and member.away is not None:
                 stanza["show"] = "away"
                 stanza["status"] = strip_irc(member.away)
@@ -162,7 +172,7 @@ class XMPPSession:
                                        nick=member.name, codes=(S.NEW_NICK, *codes))
             self.occupant_presence(room, member, codes=codes)
         room.announced = {member: member.name for member in current}
-        self.gateway.send_subject(group, room.resources)
+        self.gateway.send_subject(room, room.resources)
 
     def forget_room(self, folded: str) -> None:
         room = self.rooms.pop(folded, None)
@@ -198,14 +208,14 @@ class XMPPSession:
                 batch.told.add(self)
                 body = batch.body
             gw.remember(event.msgid, event.sender.name, event.text)
-            sender = gw.occupant_jid(target, event.sender.name)
             for resource in sorted(room.resources):
-                stanza = S.message(gw.xmpp, sender, resource, "groupchat", body, event.msgid)
-                stanza.xml.append(S.stanza_id(event.msgid, gw.room_jid(target)))
+                stanza = S.message(gw.xmpp, room.occupant(resource, event.sender.name), resource,
+                                   "groupchat", body, event.msgid)
+                stanza.xml.append(S.stanza_id(event.msgid, room.resources[resource]))
                 stanza.send()
         else:
-            stanza = S.message(gw.xmpp, gw.user_jid(event.sender.name), self.jid, "chat", body,
-                               event.msgid)
+            stanza = S.message(gw.xmpp, gw.contact_jid(self.jid, event.sender), self.jid, "chat",
+                               body, event.msgid)
             stanza.send()
 
     def user_joined(self, event: Joined) -> None:
@@ -261,7 +271,7 @@ class XMPPSession:
     def group_meta_update(self, event: MetaChanged) -> None:
         room = self.rooms.get(event.group.folded)
         if room is not None and "topic" in event.changes:
-            self.gateway.send_subject(event.group, room.resources, by=event.by)
+            self.gateway.send_subject(room, room.resources, by=event.by)
 
     def group_settings_changed(self, event: SettingsChanged) -> None:
         room = self.rooms.get(event.group.folded)

@@ -7,9 +7,10 @@ component may send from any JID of its domain.
 
 from __future__ import annotations
 
-import time
 import xml.etree.ElementTree as ET
 from typing import Any
+
+from words.irc.tags import server_time
 
 MUC = "http://jabber.org/protocol/muc"
 MUC_USER = MUC + "#user"
@@ -78,13 +79,9 @@ def message(xmpp: Any, mfrom: str, mto: str, mtype: str, body: str | None = None
     return stanza
 
 
-def stamp(when: float) -> str:
-    """XEP-0082 date-time in UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
-
-
 def delay(by: str, when: float) -> ET.Element:
-    return el(f"{{{DELAY}}}delay", {"from": by, "stamp": stamp(when)})
+    # IRC's server-time format is an XEP-0082 date-time too: both sides show the same stamp.
+    return el(f"{{{DELAY}}}delay", {"from": by, "stamp": server_time(when)})
 
 
 def stanza_id(msgid: str, by: str) -> ET.Element:

@@ -206,7 +206,19 @@ def _backoff(sec: _Section) -> Backoff:
     return Backoff(float(initial), float(maximum))
 
 
-def _irc_tls(sec: _Section) -> TLSOptions | None:
+def _file(sec: _Section, name: str, base: Path) -> str | None:
+    """A file named in the config, relative to the config's directory; it must exist
+    now, or every connection would fail on it later."""
+    value = sec.text(name)
+    if value is None:
+        return None
+    path = base / Path(value).expanduser()
+    if not path.is_file():
+        raise sec.error(name, f"no such file: {path}")
+    return str(path)
+
+
+def _irc_tls(sec: _Section, base: Path) -> TLSOptions | None:
     tls = sec.raw.get("tls", True)
     if tls is True:
         return TLSOptions()
@@ -215,16 +227,16 @@ def _irc_tls(sec: _Section) -> TLSOptions | None:
     if not isinstance(tls, dict):
         raise sec.error("tls", "must be true, false or a mapping")
     t = sec.section("tls", {"verify", "cafile", "certfile", "keyfile", "fingerprint"})
-    return TLSOptions(verify=t.flag("verify", True), cafile=t.text("cafile"),
-                      certfile=t.text("certfile"), keyfile=t.text("keyfile"),
+    return TLSOptions(verify=t.flag("verify", True), cafile=_file(t, "cafile", base),
+                      certfile=_file(t, "certfile", base), keyfile=_file(t, "keyfile", base),
                       fingerprint=t.text("fingerprint", spaces=False))
 
 
-def _network(source: str, name: str, raw: Any) -> IRCNetwork:
+def _network(source: str, name: str, raw: Any, base: Path) -> IRCNetwork:
     sec = _Section(source, f"irc.{name}", raw, {
         "server", "port", "tls", "nick", "username", "realname", "password", "password_env",
         "sasl", "flood", "reconnect", "ping"})
-    tls = _irc_tls(sec)
+    tls = _irc_tls(sec, base)
     nick = sec.text("nick", required=True, spaces=False)
     net = IRCNetwork(
         name=name, server=sec.text("server", required=True, spaces=False), nick=nick,
@@ -267,12 +279,11 @@ def _account(source: str, name: str, raw: Any, base: Path) -> XMPPAccount:
     tls = sec.text("tls", "starttls")
     if tls not in XMPP_TLS_MODES:
         raise sec.error("tls", f"must be one of {', '.join(XMPP_TLS_MODES)}, got {tls!r}")
-    cafile = sec.text("cafile")
     ping = sec.section("self_ping", {"interval", "timeout"})
     return XMPPAccount(
         name=name, jid=jid, password=password, host=sec.text("host", spaces=False),
         port=sec.port("port", 5223 if tls == "direct" else 5222), tls=tls,
-        cafile=str(base / cafile) if cafile else None,
+        cafile=_file(sec, "cafile", base),
         self_ping_interval=float(ping.number("interval", 60.0, minimum=0.1)),
         self_ping_timeout=float(ping.number("timeout", 30.0, minimum=0.1)),
         reconnect=_backoff(sec),
@@ -350,7 +361,7 @@ def parse_config(raw: Any, source: str = "<config>", base: Path | None = None) -
         raise ConfigError(source, "irc", "must map network names to IRC settings")
     if not isinstance(xmpp_raw, dict) or not xmpp_raw:
         raise ConfigError(source, "xmpp", "must map account names to XMPP settings")
-    irc = {str(n): _network(source, str(n), r) for n, r in irc_raw.items()}
+    irc = {str(n): _network(source, str(n), r, base) for n, r in irc_raw.items()}
     xmpp = {str(n): _account(source, str(n), r, base) for n, r in xmpp_raw.items()}
     defaults = _options(top.section("defaults", _OPTION_KEYS), PairOptions())
     pairs_raw = top.raw.get("pairs")

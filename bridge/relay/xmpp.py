@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass, field
 
 import slixmpp
@@ -93,6 +94,8 @@ class XMPPSession:
         client.add_event_handler("session_start", self._session_start)
         client.add_event_handler("disconnected", self._disconnected)
         client.add_event_handler("failed_all_auth", self._failed_auth)
+        client.add_event_handler("connection_failed", self._connection_failed)
+        client.add_event_handler("ssl_invalid_chain", self._starttls_failed)
         client.add_event_handler("groupchat_message", self._message)
         client.add_event_handler("groupchat_subject", self._subject)
         client.add_event_handler("groupchat_presence", self._presence)
@@ -186,6 +189,8 @@ class XMPPSession:
             self._start_join(room)
 
     def _disconnected(self, reason) -> None:
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            self._tls_refused(reason)  # STARTTLS: the handshake's end is the stream's
         self.session_up = False
         self.all_joined.clear()
         self._cancel_all()
@@ -199,6 +204,37 @@ class XMPPSession:
         log.warning("%s: stream lost (%s); reconnecting in %.1fs", self.account.name,
                     reason or "closed", delay)
         self._later(delay, self._connect)
+
+    def _connection_failed(self, error) -> None:
+        # Direct TLS: slixmpp would retry an untrusted certificate forever, quietly.
+        if isinstance(error, ssl.SSLCertVerificationError):
+            self._tls_refused(error)
+
+    def _starttls_failed(self, error) -> None:
+        # Handling this event stops slixmpp's own disconnect: ours follows.
+        if isinstance(error, ssl.SSLCertVerificationError):
+            self._tls_refused(error)
+        elif self.client.transport is not None:
+            self.client.abort()  # another handshake failure: a new stream may do better
+
+    def _tls_refused(self, error: ssl.SSLCertVerificationError) -> None:
+        """Not the server we are configured to trust: retrying will not change that."""
+        if self.fatal_error:
+            return
+        acc = self.account
+        domain = acc.jid.partition("@")[2]  # the name the certificate must carry
+        where = f"{domain} at {acc.host}:{acc.port}" if acc.host else domain
+        self.fatal_error = f"TLS certificate of {where} refused: {error.verify_message}"
+        log.error("%s: %s; not retrying", acc.name, self.fatal_error)
+        self._cancel_all()
+        # Later, not from inside the connection attempt that reports the error.
+        asyncio.get_running_loop().call_soon(self._give_up)
+
+    def _give_up(self) -> None:
+        self.client.cancel_connection_attempt()
+        if self.client.transport is not None:
+            self.client.abort()
+        self._done.set()
 
     def _failed_auth(self, _event) -> None:
         # A refused password does not get better by retrying: stop, as bots do.

@@ -6,8 +6,7 @@ import asyncio
 import signal
 
 import pytest
-
-from support import RawClient, free_port, run_words
+from support import RawClient, free_port, fresh_postgres_database, run_words
 
 
 def test_help_auth_lists_every_kind():
@@ -106,7 +105,7 @@ async def test_the_book_scenario(tmp_path, words_process):
     for client in (alice, bob, intruder, twin):
         await client.close()
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0
+    assert proc.wait(timeout=5) == 0  # the README: SIGTERM exits within a few seconds
     out = proc.stdout.read()
     assert f"127.0.0.1:{port}" in out and "file" in out
 
@@ -119,8 +118,38 @@ async def test_default_serve_allows_anonymous_and_says_goodbye_on_sigterm(words_
     proc.send_signal(signal.SIGTERM)
     error = await client.expect("ERROR")
     assert "Server shutting down" in error.params[0]
-    assert proc.wait(timeout=10) == 0
+    assert proc.wait(timeout=5) == 0  # the README: SIGTERM exits within a few seconds
     await client.close()
+    assert "realm      in-memory 'words.local', casemapping rfc1459" in proc.stdout.read()
+
+
+def test_serve_with_a_database_that_cannot_be_reached_says_so_and_exits(tmp_path):
+    config = tmp_path / "words.yaml"
+    port = free_port()  # nothing listens there
+    config.write_text(f"realm: {{database: 'postgresql://words:s3cret@127.0.0.1:{port}/words'}}\n")
+    result = run_words("serve", "--config", str(config), "--listen", f"127.0.0.1:{free_port()}")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"words: error: {config}: realm.database: "
+        "database error while reading the schema version: OperationalError")
+    assert "Connection refused" in result.stderr  # the logged reason
+    assert "Traceback" not in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+async def test_the_start_up_summary_names_the_database_without_its_password(
+        tmp_path, words_process, postgres_url):
+    url = fresh_postgres_database(postgres_url).replace("://postgres@", "://postgres:s3cret@")
+    config = tmp_path / "words.yaml"  # the test server trusts loopback: any password will do
+    config.write_text(f"realm: {{name: example.org, database: '{url}'}}\n")
+    port = free_port()
+    proc = words_process("--config", str(config), port=port)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0
+    out = proc.stdout.read()
+    shown = url.replace(":s3cret@", ":***@")
+    assert f"realm      SQL ({shown}) 'example.org', casemapping rfc1459" in out, out
+    assert "s3cret" not in out + proc.stderr.read()
 
 
 async def test_serve_runs_on_uvloop_when_the_config_says_so(tmp_path, words_process):
@@ -137,7 +166,7 @@ async def test_serve_runs_on_uvloop_when_the_config_says_so(tmp_path, words_proc
     line = await bob.expect("PRIVMSG")
     assert line.params == ["bob", "over libuv"] and line.source.startswith("alice!")
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0
+    assert proc.wait(timeout=5) == 0  # the README: SIGTERM exits within a few seconds
     await alice.close()
     await bob.close()
 
@@ -162,7 +191,8 @@ async def test_sighup_reloads_the_config_and_keeps_connections(tmp_path, words_p
         assert asyncio.get_running_loop().time() < deadline, "SIGHUP did not reload the config"
     config.write_text("server: {motd: bad}\nlimits: {nicklen: -1}\n")
     proc.send_signal(signal.SIGHUP)
-    await wait_for_stderr(proc, "REHASH refused")  # a bad file is refused...
+    refused = await wait_for_stderr(proc, "REHASH refused")  # a bad file is refused, with the reason...
+    assert refused.rstrip().endswith(f"REHASH refused: {config}: limits.nicklen: must be at least 1, got -1")
     await client.send("MOTD")
     assert (await client.expect("372")).params[-1] == "- after"  # ...and the old config stays
     await client.close()
@@ -180,3 +210,75 @@ async def wait_for_stderr(proc, text: str, timeout: float = 10) -> str:
                 return line
 
     return await asyncio.wait_for(scan(), timeout)
+
+
+BACKLOG_CONFIG = "limits: {sendq: 67108864, flood_burst: 100000, flood_rate: 100000}\n"
+# 8 MB: more than the kernel buffers of both sockets hold (4 MB at most here).
+BACKLOG_LINES = 20000
+
+
+async def serve_a_slow_reader(tmp_path, words_process):
+    """`words serve` with two clients in #backlog: (process, slow, fast), where slow stopped
+    reading with BACKLOG_LINES messages of fast's queued for it."""
+    import socket
+
+    config = tmp_path / "words.yaml"
+    config.write_text(BACKLOG_CONFIG)
+    port = free_port()
+    proc = words_process("--config", str(config), port=port)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the backlog stays in the server
+    sock.connect(("127.0.0.1", port))
+    slow = RawClient(*await asyncio.open_connection(sock=sock))
+    fast = await RawClient.connect(port)
+    await slow.register("slow")
+    await fast.register("fast")
+    for client in (slow, fast):
+        await client.send("JOIN #backlog")
+        await client.expect("366")
+    await slow.until_pong()
+    slow.writer.transport.pause_reading()
+    text = "x" * 400
+    for start in range(0, BACKLOG_LINES, 1000):
+        await fast.send(b"\r\n".join(f"PRIVMSG #backlog :{i} {text}".encode()
+                                     for i in range(start, start + 1000)))
+    await fast.until_pong()  # the server queued all of them for slow
+    return proc, slow, fast
+
+
+async def test_sigterm_hands_a_slow_reader_its_whole_backlog_then_the_error(tmp_path, words_process):
+    """A client that stopped reading has a backlog queued in the server; after SIGTERM it
+    reads again and gets every line of it, then the ERROR, and words exits 0 quickly."""
+    proc, slow, fast = await serve_a_slow_reader(tmp_path, words_process)
+    try:
+        started = asyncio.get_running_loop().time()
+        proc.send_signal(signal.SIGTERM)
+        await wait_for_stderr(proc, "shutting down: Server shutting down")  # slow reads only from here
+        slow.writer.transport.resume_reading()
+        got = []
+        while (msg := await slow.read_message(timeout=10)) is not None:
+            got.append(msg)
+        numbers = [m.params[1].split()[0] for m in got if m.command == "PRIVMSG"]
+        assert numbers == [str(i) for i in range(BACKLOG_LINES)]
+        assert got[-1].to_line() == "ERROR :Closing Link: 127.0.0.1 (Server shutting down)"
+        assert await asyncio.to_thread(proc.wait, 10) == 0
+        took = asyncio.get_running_loop().time() - started
+        assert took < 5, f"SIGTERM took {took:.1f} s"
+    finally:
+        await slow.close()
+        await fast.close()
+
+
+async def test_sigterm_cuts_a_client_that_reads_nothing_after_5_seconds(tmp_path, words_process):
+    proc, slow, fast = await serve_a_slow_reader(tmp_path, words_process)
+    try:
+        started = asyncio.get_running_loop().time()
+        proc.send_signal(signal.SIGTERM)
+        assert (await fast.expect("ERROR")).params == ["Closing Link: 127.0.0.1 (Server shutting down)"]
+        assert await asyncio.to_thread(proc.wait, 15) == 0
+        took = asyncio.get_running_loop().time() - started
+        # It waited for slow (5 s, as for any close), then cut it and went on.
+        assert 4.5 < took < 8, f"SIGTERM took {took:.1f} s"
+    finally:
+        await slow.close()
+        await fast.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -55,6 +56,18 @@ def unwritable(db: Path) -> Iterator[None]:
         for path in made:
             subprocess.run(["chattr", "-i", str(path)], check=False, capture_output=True)
             path.chmod(0o644)
+
+
+def serve_config(path: Path, url: str, extra: str = "") -> str:
+    """Write a `words serve` config on the database at `url` (plus `extra` lines) to `path`."""
+    path.write_text(textwrap.dedent(f"""
+        server: {{name: irc.test}}
+        realm: {{database: '{url}'}}
+        hashing: {{ln: 4}}
+        limits: {{flood_burst: 100000, flood_rate: 100000}}
+        services: {{enforce_nicks: false}}
+    """) + extra)
+    return str(path)
 
 
 async def registered(port: int, nick: str, password: str | None = None) -> RawClient:
@@ -238,15 +251,8 @@ def own_postgres():
 async def test_postgresql_stopped_and_started(tmp_path, words_process, own_postgres):
     url = fresh_postgres_database(own_postgres.url)
     config = tmp_path / "words.yaml"
-    config.write_text(textwrap.dedent(f"""
-        server: {{name: irc.test}}
-        realm: {{database: '{url}'}}
-        hashing: {{ln: 4}}
-        limits: {{flood_burst: 100000, flood_rate: 100000}}
-        services: {{enforce_nicks: false}}
-    """))
     port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    proc = words_process("--config", serve_config(config, url), port=port)
     alice = await registered(port, "alice")
     bob = await registered(port, "bob")
     try:
@@ -301,15 +307,8 @@ async def test_postgresql_stopped_and_started(tmp_path, words_process, own_postg
 async def test_sigterm_while_the_database_is_away_exits_quickly(tmp_path, words_process):
     db = tmp_path / "words.db"
     config = tmp_path / "words.yaml"
-    config.write_text(textwrap.dedent(f"""
-        server: {{name: irc.test}}
-        realm: {{database: 'sqlite:///{db}'}}
-        hashing: {{ln: 4}}
-        limits: {{flood_burst: 100000, flood_rate: 100000}}
-        services: {{enforce_nicks: false}}
-    """))
     port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    proc = words_process("--config", serve_config(config, f"sqlite:///{db}"), port=port)
     alice = await registered(port, "alice")
     try:
         assert (await account_register(alice, "alice-password")).endswith("Account created")
@@ -332,3 +331,165 @@ async def test_sigterm_while_the_database_is_away_exits_quickly(tmp_path, words_
         assert "closing with 1 changes not stored: the database is unavailable" in stderr
     finally:
         await alice.close()
+
+
+# -- what a failed write logs --------------------------------------------------------------
+
+# Never in a log line: what the failing statements carried.
+SECRET_PASSWORDS = ("AliceFirst-1a", "AliceNewer-2b", "BobSecret-3c")
+SECRET_TEXTS = ("channel words nobody logs", "private words nobody logs")
+
+
+def break_database(db: Path, how: str) -> contextlib.AbstractContextManager:
+    """The SQLite file made unwritable, or its account and history tables dropped under words."""
+    if how == "unwritable":
+        return unwritable(db)
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        for table in ("account_jids", "account_certs", "accounts", "history"):
+            conn.execute(f"DROP TABLE {table}")
+    return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("how", ["unwritable", "tables dropped"])
+async def test_a_failed_write_logs_no_hash_verifier_password_or_message(tmp_path, words_process, how):
+    db = tmp_path / "words.db"
+    config = tmp_path / "words.yaml"
+    port = free_port()
+    proc = words_process("--config", serve_config(
+        config, f"sqlite:///{db}", "scram: true\nlog_format: json\nlog_level: debug\n"), port=port)
+    stderr_read = asyncio.ensure_future(asyncio.to_thread(proc.stderr.read))  # no full pipe
+    alice = await registered(port, "alice")
+    bob = await registered(port, "bob")
+    try:
+        assert (await account_register(alice, SECRET_PASSWORDS[0])).endswith("Account created")
+        await join(alice, "#room")
+        await join(bob, "#room")
+        with break_database(db, how):
+            assert await account_register(bob, SECRET_PASSWORDS[2]) == REGISTER_FAILED.format("bob")
+            await tell(alice, f"SET PASSWORD {SECRET_PASSWORDS[1]}", "NickServ")
+            assert await service_notice(alice, "database", "NickServ") == DB_AWAY_NOTICE
+            await alice.send(f"PRIVMSG #room :{SECRET_TEXTS[0]}")
+            await alice.send(f"PRIVMSG bob :{SECRET_TEXTS[1]}")
+            assert (await bob.expect("PRIVMSG", "#room")).params[1] == SECRET_TEXTS[0]
+            assert (await bob.expect("PRIVMSG", "bob")).params[1] == SECRET_TEXTS[1]
+            # The history records are written (and fail) now, and again at shutdown.
+            proc.send_signal(signal.SIGTERM)
+            assert await bob.closed(timeout=15)
+            await asyncio.to_thread(proc.wait, 20)
+    finally:
+        await alice.close()
+        await bob.close()
+    stderr = await stderr_read
+    assert proc.returncode == 0, stderr[-2000:]
+    messages = [json.loads(line)["message"] for line in stderr.splitlines()]
+    # Each failure is logged, with what was being done and why...
+    for doing in ("account bob", "changing the password of alice", "history records"):
+        assert any(m.startswith("database error while ") and doing in m for m in messages), (doing, messages)
+    # ...but not what the statements carried.
+    for secret in ("$scrypt$", "SCRAM-SHA-256$", "[parameters", *SECRET_PASSWORDS, *SECRET_TEXTS):
+        assert secret not in stderr, (secret, [m for m in messages if secret in m])
+
+
+def test_a_refused_postgresql_row_is_not_logged(postgres_url, caplog):
+    """PostgreSQL's DETAIL ("Failing row contains (...)") holds the row: it is never logged,
+    nor is it in the traceback of the StoreError (what a failed REGISTER logs)."""
+    import traceback
+
+    from sqlalchemy import insert
+
+    from words.store import Database, StoreError, check_schema, schema
+
+    db = Database(fresh_postgres_database(postgres_url))
+    try:
+        check_schema(db)
+        row = {"name": "bob", "folded": "bob", "password_hash": "$scrypt$ln=4,r=8,p=1$c2FsdA$aGFzaA",
+               "created": None, "scram": "SCRAM-SHA-256$4096:c2FsdA==$a2V5:a2V5"}
+        with pytest.raises(StoreError) as raised:
+            db.run_sync(lambda conn: conn.execute(insert(schema.accounts).values(**row)), "creating account bob")
+    finally:
+        db.close()
+    assert not raised.value.transient  # a refusal, not an outage
+    logged = [r.getMessage() for r in caplog.records if r.name == "words.store"]
+    assert logged == [('database error while creating account bob: NotNullViolation: null value in column '
+                       '"created" of relation "accounts" violates not-null constraint')]
+    shown = "".join(traceback.format_exception(raised.value))
+    for secret in (row["password_hash"], row["scram"], "Failing row"):
+        assert secret not in caplog.text and secret not in shown
+
+
+# -- K-lines and D-lines set and lifted while the database is away -------------------------
+
+
+@contextlib.asynccontextmanager
+async def database_away(backend: str, db: Path, postgres):
+    """The SQLite file made unwritable, or the PostgreSQL server stopped, inside the block."""
+    if backend == "sqlite":
+        with unwritable(db):
+            yield
+        return
+    await asyncio.to_thread(postgres.halt)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(postgres.resume)
+
+
+async def oper_notice(client: RawClient, line: str) -> str:
+    await client.send(line)
+    return (await client.expect("NOTICE")).params[-1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_bans_changed_while_the_database_is_away_are_stored_when_it_is_back(
+        start_server, tmp_path, request, caplog, backend):
+    from words.config import Oper
+    from words.cred import PasswordHasher
+
+    db, postgres = tmp_path / "words.db", None
+    if backend == "sqlite":
+        url = f"sqlite:///{db}"
+    else:
+        postgres = request.getfixturevalue("own_postgres")
+        url = fresh_postgres_database(postgres.url)
+    opers = (Oper("root", PasswordHasher.from_config({"ln": 4}).hash("sesame"), hosts=("*@127.0.0.1",)),)
+    server = await start_server(opers=opers, database=url)
+    boss = await registered(server.port, "boss")
+    try:
+        await boss.send("OPER root sesame")
+        await boss.expect("381")
+        assert await oper_notice(boss, "KLINE *@127.0.0.7 :lifted in the outage") == (
+            "*** K-line added for *@127.0.0.7 permanently: lifted in the outage")
+        assert await server.realm.flush(timeout=5)
+        caplog.set_level("INFO", logger="words.irc")
+
+        async with database_away(backend, db, postgres):
+            assert await oper_notice(boss, "KLINE 1d ~bob@127.0.0.4 :set in the outage") == (
+                "*** K-line added for ~bob@127.0.0.4 for 1d: set in the outage (in force now; the "
+                "database is unavailable, so it is stored when it is back, unless the server stops first)")
+            assert await oper_notice(boss, "DLINE 127.0.0.6 :no") == (
+                "*** D-line added for 127.0.0.6 permanently: no (in force now; the database is "
+                "unavailable, so it is stored when it is back, unless the server stops first)")
+            assert await oper_notice(boss, "UNKLINE *@127.0.0.7") == (
+                "*** K-line for *@127.0.0.7 removed (lifted now; the database is unavailable, so the "
+                "removal is stored when it is back, unless the server stops first)")
+            # In force at once.
+            refused = RawClient(*await asyncio.open_connection("127.0.0.1", server.port,
+                                                                local_addr=("127.0.0.6", 0)))
+            assert (await refused.expect("ERROR")).params[0].endswith("(D-lined: no)")
+            await refused.close()
+            assert server.realm.pending_writes >= 3
+            assert not await server.realm.flush(timeout=0.3)
+
+        assert await server.realm.flush(timeout=15)
+    finally:
+        await boss.close()
+    assert "the K-line ~bob@127.0.0.4 waits for the database" in caplog.text
+    assert "the removal of the K-line *@127.0.0.7 is stored now" in caplog.text
+    await server.stop()
+    await server.realm.close()
+
+    again = await start_server(opers=opers, database=url)
+    assert [b.mask for b in again.bans.active("k")] == ["~bob@127.0.0.4"]
+    assert [b.mask for b in again.bans.active("d")] == ["127.0.0.6"]

@@ -8,7 +8,7 @@ import json
 import logging
 
 import pytest
-from support import RawClient, free_port, run_words, wait_until
+from support import RawClient, free_port, run_words, service_notice, tell, wait_until
 
 from words.config import ConfigError, config_from_mapping
 from words.cred import PasswordHasher
@@ -170,17 +170,22 @@ def _plain(account: str, password: str) -> str:
     return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
 
 
-async def test_no_password_is_ever_logged_at_debug_level(tmp_path, words_process):
+def serve_at_debug_level(tmp_path, words_process, extra: str = ""):
+    """`words serve` logging JSON at debug level, on tmp_path/words.db, with the oper root
+    (password SECRETS["oper"]): (process, port, the oper's hash)."""
     oper_hash = PasswordHasher.from_config({"ln": 4}).hash(SECRETS["oper"])
     config = tmp_path / "words.yaml"
     config.write_text(
-        "log_format: json\nlog_level: debug\n"
-        "hashing: {ln: 4}\n"
+        "log_format: json\nlog_level: debug\nhashing: {ln: 4}\n"
         f"realm: {{database: 'sqlite:///{tmp_path / 'words.db'}'}}\n"
-        f"opers: [{{name: root, password: '{oper_hash}', hosts: ['*@*']}}]\n"
+        f"opers: [{{name: root, password: '{oper_hash}', hosts: ['*@*']}}]\n" + extra
     )
     port = free_port()
-    proc = words_process("--config", str(config), port=port)
+    return words_process("--config", str(config), port=port), port, oper_hash
+
+
+async def test_no_password_is_ever_logged_at_debug_level(tmp_path, words_process):
+    proc, port, _ = serve_at_debug_level(tmp_path, words_process)
 
     # PASS with a wrong password for an unknown account.
     client = await RawClient.connect(port)
@@ -265,3 +270,94 @@ def test_check_config_refuses_a_bad_log_format(tmp_path):
     result = run_words("check-config", str(bad))
     assert result.returncode == 2
     assert f"{bad}: log_format: 'yaml' is not one of text, json" in result.stderr
+
+
+async def _sasl(port: int, mechanism, account: str) -> RawClient:
+    """A client logged in by SASL with `mechanism` (a bots.sasl mechanism), then registered."""
+    from bots.sasl import encode_authenticate
+
+    client = await RawClient.connect(port)
+    await client.send("CAP LS 302")
+    await client.send("CAP REQ :sasl")
+    await client.expect("CAP", "*", "ACK")
+    await client.send(f"AUTHENTICATE {mechanism.name}")
+    while True:
+        msg = await client.read_message()
+        assert msg is not None and msg.command in ("AUTHENTICATE", "900", "903"), msg
+        if msg.command == "903":
+            break
+        if msg.command == "900":
+            continue
+        challenge = b"" if msg.params[0] == "+" else base64.b64decode(msg.params[0])
+        for line in encode_authenticate(mechanism.respond(challenge)):
+            await client.send(f"AUTHENTICATE {line}")
+    await client.send("CAP END")
+    await client.register(account)
+    return client
+
+
+async def test_no_password_hash_leaves_the_server(tmp_path, words_process):
+    """Account hashes, SCRAM verifiers and the oper block's hash: in no log line (debug
+    level), no IRC reply (NickServ INFO, WHOIS, WHO, STATS, ...) and no `words account` output."""
+    from bots.sasl import ScramSHA256
+    from words.cred.credentials import UsernamePassword
+
+    proc, port, oper_hash = serve_at_debug_level(
+        tmp_path, words_process, "scram: true\nlimits: {flood_burst: 100000, flood_rate: 100000}\n")
+    db, config = tmp_path / "words.db", tmp_path / "words.yaml"
+    clients: list[RawClient] = []
+    try:
+        alice = await RawClient.connect(port)
+        clients.append(alice)
+        await alice.register("alice")
+        await alice.send(f"REGISTER * * {SECRETS['register']}")
+        await alice.expect("REGISTER", "SUCCESS")
+        # Logins by every path: PASS, SASL PLAIN, SASL SCRAM-SHA-256, NickServ IDENTIFY.
+        passer = await RawClient.connect(port)
+        clients.append(passer)
+        await passer.register("passer", password=f"alice:{SECRETS['register']}")
+        scram = await _sasl(port, ScramSHA256(UsernamePassword("alice", SECRETS["register"])), "scrammer")
+        clients.append(scram)
+        await alice.send(f"PRIVMSG NickServ :IDENTIFY alice {SECRETS['register']}")
+        await alice.expect("NOTICE")
+        # Whatever shows account data, asked by a user and then by an oper.
+        questions = ["WHOIS alice", "WHOIS alice alice", "WHO alice", "WHO alice %tcuihsnfdlaor,1",
+                     "WHOWAS alice", "USERHOST alice", "INFO", "ADMIN", "CAP LS 302",
+                     *(f"STATS {letter}" for letter in "uokdmKD")]
+        for asker in (passer, alice):
+            if asker is alice:
+                await alice.send(f"OPER root {SECRETS['oper']}")
+                await alice.expect("381")
+                await alice.send("REHASH")
+                await alice.expect("382")
+            await tell(asker, "INFO alice", "NickServ")
+            assert "registered" in await service_notice(asker, "registered", "NickServ")
+            for question in questions:
+                await asker.send(question)
+                await asker.until_pong()
+        assert any(m.command == "243" for m in alice.received)  # STATS o showed the oper block
+    finally:
+        for client in clients:
+            await client.close()
+    proc.terminate()
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0, stderr[-2000:]
+    shown = {"stderr": stderr, "stdout": stdout,
+             "replies": "\n".join(m.to_line() for c in clients for m in c.received)}
+    for args in (("show", "alice"), ("list",)):
+        result = run_words("account", *args, "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert "alice" in result.stdout
+        shown[f"words account {args[0]}"] = result.stdout + result.stderr
+    assert "SCRAM-SHA-256" in shown["replies"]  # the mechanism is offered and used...
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        password_hash, verifier = conn.execute("SELECT password_hash, scram FROM accounts").fetchone()
+    assert password_hash.startswith("$scrypt$") and verifier.startswith("SCRAM-SHA-256$")
+    # ...but what is stored (keys and hashes; a SCRAM salt is public, sent in every exchange) is not.
+    pieces = [password_hash, password_hash.rsplit("$", 1)[1], oper_hash, oper_hash.rsplit("$", 1)[1],
+              verifier, *verifier.rsplit("$", 1)[1].split(":"), "$scrypt$", "SCRAM-SHA-256$"]
+    for where, text in shown.items():
+        for piece in pieces:
+            assert piece not in text, (piece, where)

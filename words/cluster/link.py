@@ -21,7 +21,12 @@
   `dead_after`) every `heartbeat` seconds; every node checks the others' keys
   as often, and a node whose key expired is declared dead: its users quit
   everywhere with the reason `*.net *.split <node> lost`, and its claims and
-  records are removed (by a script that first checks it is still dead).
+  records are removed (by a script that first checks it is still dead). Its
+  last heartbeat stays in the nodes hash, shown as dead by `words cluster
+  status`, for DEAD_NODE_LISTED seconds or until it starts again.
+- **Lag.** With each heartbeat a node sends a ping to its own inbox through
+  the writer's queue; the time until its reader gets it back (queue, Redis,
+  reader: what an event of this node takes to reach a node) is its lag.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -38,6 +44,7 @@ from redis.exceptions import RedisError
 from words.cluster import ClusterError
 from words.cluster.keys import Keys
 from words.cluster.remote import RemoteApplier, RemoteMind, remote_node
+from words.cluster.settings import redacted
 from words.cluster.wire import MEMBER_CHANGES, dumps, encode, group_record, user_record
 from words.realm.events import (
     AccessChanged,
@@ -75,6 +82,8 @@ log = logging.getLogger("words.cluster")
 # new channel as empty; it is deleted when the channel goes, and expires
 # anyway, so a claim left by a crash never keeps a channel op-less for long.
 CHANOP_CLAIM_SECONDS = 60
+# How long a dead node's last heartbeat stays listed (as dead) by `words cluster status`.
+DEAD_NODE_LISTED = 3600.0
 
 # Events that change a local user's record in the users hash.
 _USER_EVENTS = (AwayChanged, AccountChanged, RealnameChanged, HostChanged, UserFlagsChanged)
@@ -103,10 +112,11 @@ _RELEASE_CHANOP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
-# Remove what a node left in Redis: its claims, its users' records, its heartbeat.
-# KEYS: alive, claim set, users hash, nodes hash; ARGV: node, force ("1": even if alive).
-# Without force it does nothing while the node's heartbeat key exists, so a
-# node that came back meanwhile keeps its fresh state.
+# Remove what a node left in Redis: its claims, its users' records, and (forced) its
+# last heartbeat. KEYS: alive, claim set, users hash, nodes hash; ARGV: node, force
+# ("1": even if alive: the node itself, starting or stopping). Without force it does
+# nothing while the node's heartbeat key exists, so a node that came back meanwhile
+# keeps its fresh state, and it keeps the last heartbeat to show the node as dead.
 _CLEANUP_NODE = """
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -122,8 +132,13 @@ for i = 1, #records, 2 do
     removed = removed + 1
   end
 end
-redis.call('HDEL', KEYS[4], ARGV[1])
+if ARGV[2] == '1' then redis.call('HDEL', KEYS[4], ARGV[1]) end
 return removed
+"""
+# Forget a dead node's last heartbeat. KEYS: alive, nodes hash; ARGV: node.
+_FORGET_NODE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('HDEL', KEYS[2], ARGV[1])
 """
 
 
@@ -138,8 +153,11 @@ class ClusterLink:
         self.keys = Keys(settings.prefix)
         self.started_at = time.time()
         self.redis: Redis | None = None
-        self.applier = RemoteApplier(realm, self._learn_chan_token)
+        self.applier = RemoteApplier(realm, self.node, self._learn_chan_token)
         self.running = False
+        # Called after each rejoin (see _rejoin): what this node may have missed meanwhile
+        # and keeps outside the realm (the IRC server's K-/D-lines) is read again.
+        self.on_rejoin: list[Callable[[], Awaitable[None]]] = []
         self.published = 0  # messages sent to Redis, for `cluster status` and tests
         self.applied = 0  # messages from other nodes applied here
         self._pubsub: Any = None
@@ -165,6 +183,9 @@ class ClusterLink:
         # until the channel's membership changes (a message costs no scan of its members).
         self._group_nodes: dict[str, frozenset[str]] = {}
         self._dead: set[str] = set()  # nodes declared dead, until they say hello again
+        self._cleaned: set[str] = set()  # of those, the ones whose state we removed from Redis
+        self.lag = 0.0  # seconds, the last ping's round trip (see the module's docstring)
+        self._ping_sent: float | None = None  # monotonic time of the ping under way
         self._unsubscribe = realm.subscribe(self._on_event)
         realm.first_joiner_op = self._first_joiner_op
 
@@ -179,11 +200,12 @@ class ClusterLink:
         try:
             await self.redis.ping()
         except (RedisError, OSError) as exc:
-            raise ClusterError(f"cannot reach Redis at {settings.redis}: {exc}") from None
+            raise ClusterError(f"cannot reach Redis at {redacted(settings.redis)}: {exc}") from None
         self._claim_nick = self.redis.register_script(_CLAIM_NICK)
         self._release_nick = self.redis.register_script(_RELEASE_NICK)
         self._release_chanop = self.redis.register_script(_RELEASE_CHANOP)
         self._cleanup_node = self.redis.register_script(_CLEANUP_NODE)
+        self._forget_node = self.redis.register_script(_FORGET_NODE)
         await self._wait_for_name()
         # Whatever a previous run of this node left (a crash): gone before we say hello.
         removed = await self._cleanup(self.node, force=True)
@@ -200,8 +222,8 @@ class ClusterLink:
             loop.create_task(self._heartbeats(), name="cluster-heartbeat"),
         ]
         self._reader_task = loop.create_task(self._reader(self._pubsub), name="cluster-reader")
-        log.info("node %s joined the cluster at %s (prefix %s)", self.node, settings.redis,
-                 settings.prefix)
+        log.info("node %s joined the cluster at %s (prefix %s)", self.node,
+                 redacted(settings.redis), settings.prefix)
 
     async def stop(self) -> None:
         """Leave: send what is queued (the local users' quits), say goodbye, remove our state."""
@@ -352,15 +374,29 @@ class ClusterLink:
                 held = None
         if conn.closing:
             if held:
-                self.release_nick(nick)
+                self._give_back(nick)
             return
         if not held or self._online_here(nick):
+            # Shown here although the claim was granted: another node's user whose quit
+            # (or whose node's death) has not reached this node yet.
+            if held:
+                self._give_back(nick)
             conn.nick = None  # not registered: the answer is to "*", and NICK may try again
             _refuse_nick(conn, nick, held)
             return
         conn.sign_on_now()
-        if conn.user is None and self.realm.find_user(nick) is None:
-            self.release_nick(nick)  # refused here after all: let someone else have it
+        if conn.user is None:
+            self._give_back(nick)  # refused here after all: let someone else have it
+
+    def _give_back(self, nick: str) -> None:
+        """Release a claim granted but not used, unless a user of this node has the nick.
+
+        (Two registrations of one nick on this node both get the claim: the one that
+        signed on keeps it.)
+        """
+        user = self.realm.find_user(nick)
+        if user is None or user not in self._locals:
+            self.release_nick(nick)
 
     def _online_here(self, nick: str) -> bool:
         user = self.realm.find_user(nick)
@@ -378,14 +414,15 @@ class ClusterLink:
             held = None
         if conn.closing or conn.user is not user or user is None:
             if held:
-                self.release_nick(nick)
+                self._give_back(nick)
             return
         if not held:
             _refuse_nick(conn, nick, held)
             return
         try:
             self.realm.rename(user, nick)
-        except DuplicateUser:
+        except DuplicateUser:  # shown here, gone elsewhere (as at registration)
+            self._give_back(nick)
             conn.numeric("433", nick, "Nickname is already in use")
             return
         conn.nick = user.name
@@ -449,14 +486,20 @@ class ClusterLink:
         if not self.running:
             return
         kind = type(event)
-        if kind is not Said:
-            self._forget_group_nodes(event, kind)
-            self._keep_records(event, kind)
-        if self.realm.applying_remote:
-            return
         if kind is Said:
-            self._publish_said(event)
+            if not self.realm.applying_remote:
+                self._publish_said(event)
             return
+        self._forget_group_nodes(event, kind)
+        given_up = self._keep_records(event, kind)
+        if not self.realm.applying_remote:
+            self._publish(event, kind)
+        if given_up is not None:
+            # After the QUIT or NICK is published: a node whose claim of the nick then
+            # succeeds has that event on its way, not still to come.
+            self.release_nick(given_up)
+
+    def _publish(self, event: Event, kind: type) -> None:
         user = getattr(event, "user", None)
         if user is not None and _is_service(user):
             return
@@ -495,9 +538,14 @@ class ClusterLink:
         elif kind is Quit and self._group_nodes:
             self._group_nodes.clear()  # the quitter's channels are already forgotten
 
-    def _keep_records(self, event: Event, kind: type) -> None:
-        """Keep this node's users' records (and the channels changed here) up to date in Redis."""
+    def _keep_records(self, event: Event, kind: type) -> str | None:
+        """Keep this node's users' records (and the channels changed here) up to date in Redis.
+
+        Returns the nick a local user gave up (a quit, a rename), for the caller to
+        release once the event is published.
+        """
         locals_ = self._locals
+        given_up: str | None = None
         if kind is SignedOn:
             user = event.user
             if user.mind is not None and type(user.mind) is not RemoteMind and not _is_service(user):
@@ -510,14 +558,14 @@ class ClusterLink:
                 locals_.discard(user)
                 self._dirty_users.discard(user)
                 self._gone_users.add(user.folded)
-                self.release_nick(user.name)
+                given_up = user.name
         elif kind is Renamed:
             user = event.user
             if user in locals_:
                 self._gone_users.add(self.realm.casefold(event.old_name))
                 self._dirty_users.add(user)
                 if self.realm.casefold(event.old_name) != user.folded:
-                    self.release_nick(event.old_name)
+                    given_up = event.old_name
                     self._claim_blind(user.name)
         elif kind is Joined or kind is Left or kind is Kicked:
             if event.user in locals_:
@@ -542,11 +590,12 @@ class ClusterLink:
             token = self._chan_tokens.pop(folded, None)
             if token is not None:
                 self._queue(("script", _RELEASE_CHANOP, [self.keys.chanop(folded)], [token]))
-            return
+            return None
         else:
-            return
+            return None
         self._wake.set()
         self._idle.clear()
+        return given_up
 
     def _claim_blind(self, nick: str) -> None:
         """Record a nick taken here without asking first (a service's rename, a gateway user)."""
@@ -656,6 +705,9 @@ class ClusterLink:
                     node = data.get("n")
                     if node != self.node:
                         self._from_node(node, data)
+                    elif data.get("t") == "ping" and self._ping_sent is not None:
+                        self.lag = time.monotonic() - self._ping_sent
+                        self._ping_sent = None
                 except Exception:  # one bad message must not stop the reader
                     log.exception("cluster: could not apply %r", data)
 
@@ -663,6 +715,7 @@ class ClusterLink:
         kind = data.get("t")
         if kind == "hello":
             self._dead.discard(node)
+            self._cleaned.discard(node)
             why = data.get("why", "restarted")
             quit_count = self.applier.quit_node(node, f"*.net *.split {node} {why}")
             if quit_count:
@@ -693,6 +746,7 @@ class ClusterLink:
             "boot": self.boot, "started": self.started_at, "beat": time.time(),
             "clients": len(self._locals), "users": sum(1 for u in self.realm.users.values() if u.online),
             "channels": len(self.realm.groups), "published": self.published, "applied": self.applied,
+            "lag": round(self._ping(), 4),
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.alive(self.node), self.boot, px=int(self.settings.dead_after * 1000), get=True)
@@ -709,6 +763,19 @@ class ClusterLink:
                         self.node)
             await self._rejoin("rejoined")
 
+    def _ping(self) -> float:
+        """Send a ping to our own inbox unless one is under way; the lag to report now.
+
+        A ping not back yet counts for as long as it has been away.
+        """
+        now = time.monotonic()
+        if self._ping_sent is not None:
+            return max(self.lag, now - self._ping_sent)
+        if self.running:
+            self._ping_sent = now
+            self._queue(("pub", self.keys.inbox(self.node), dumps({"t": "ping", "n": self.node})))
+        return self.lag
+
     async def _rejoin(self, why: str) -> None:
         """After being declared dead, or losing messages: the others' state, then ours, again.
 
@@ -724,6 +791,7 @@ class ClusterLink:
         # Set again until this rejoin is through: if Redis fails halfway, the next beat retries.
         self._resync_needed = True
         await self._subscribe()  # before the snapshot, as at start
+        self._ping_sent = None  # one under way went to the old subscription
         self._reader_task = asyncio.get_running_loop().create_task(
             self._reader(self._pubsub), name="cluster-reader")
         split = f"*.net *.split {self.node} lost"
@@ -735,6 +803,7 @@ class ClusterLink:
                 if callable(close):
                     close("Nick collision: the nick was taken on another node during a split")
         self._dead.clear()
+        self._cleaned.clear()
         await self._load_snapshot()
         self._publish_all({"t": "hello", "boot": self.boot, "why": why})
         groups: set[Group] = set()
@@ -750,35 +819,52 @@ class ClusterLink:
         self._wake.set()
         self._resync_needed = False
         log.info("node %s rejoined: %d users announced again", self.node, len(self._locals))
+        for callback in self.on_rejoin:
+            try:
+                await callback()
+            except Exception:  # the rejoin is done; one failed refresh must not undo it
+                log.exception("after the rejoin, %r failed", callback)
 
     async def _watch(self) -> None:
-        """Declare dead every node whose heartbeat key expired."""
+        """Declare dead every node whose heartbeat key expired; forget those long dead."""
         assert self.redis is not None
         keys = self.keys
-        nodes = set(self.applier.minds)
-        nodes.update(n.decode() for n in await self.redis.hkeys(keys.nodes))
+        infos = {n.decode(): info for n, info in (await self.redis.hgetall(keys.nodes)).items()}
+        nodes = set(self.applier.minds) | set(infos)
         nodes.discard(self.node)
         if not nodes:
             return
         ordered = sorted(nodes)
         beats = await self.redis.mget([keys.alive(n) for n in ordered])
         for node, beat in zip(ordered, beats):
-            if beat is None:
-                self.declare_dead(node)
+            if beat is not None:
+                continue
+            self.declare_dead(node)
+            if node not in self._cleaned:
                 await self._cleanup(node, force=False)
+                self._cleaned.add(node)  # only once it went through: else again next beat
+            elif _last_beat(infos.get(node)) < time.time() - DEAD_NODE_LISTED:
+                await self._forget_node(keys=[keys.alive(node), keys.nodes], args=[node])
 
     def declare_dead(self, node: str) -> None:
         if node not in self._dead:
             self._dead.add(node)
             count = self.applier.quit_node(node, f"*.net *.split {node} lost")
-            log.warning("node %s declared dead (no heartbeat for %.0f s): %d users quit",
-                        node, self.settings.dead_after, count)
+            log.warning("node %s declared dead (its heartbeat expired): %d users quit", node, count)
 
     # -- IRC front end ------------------------------------------------------------------------
 
     @property
     def local_clients(self) -> int:
         return len(self._locals)
+
+
+def _last_beat(info: bytes | None) -> float:
+    """When a node's heartbeat record (JSON in the nodes hash) was written; 0 if unknown."""
+    try:
+        return float(json.loads(info)["beat"]) if info else 0.0
+    except (ValueError, KeyError, TypeError):
+        return 0.0
 
 
 def _refuse_nick(conn: Any, nick: str, held: bool | None) -> None:

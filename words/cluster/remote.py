@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from words.cluster.wire import MEMBER_CHANGES
+from words.cluster.wire import MEMBER_CHANGES, stamp
 from words.realm.events import (
     AccessChanged,
     AccountChanged,
@@ -36,6 +36,7 @@ from words.realm.events import (
     RealnameChanged,
     Renamed,
     Said,
+    ServerBanChanged,
     SettingsChanged,
     SignedOn,
     UserFlagsChanged,
@@ -43,6 +44,7 @@ from words.realm.events import (
 )
 from words.realm.model import Group, MaskEntry, User
 from words.realm.service import FLAG_CHANGES, WordsRealm
+from words.store.serverbans import ServerBanRecord
 
 log = logging.getLogger("words.cluster")
 
@@ -69,8 +71,10 @@ def remote_node(user: User) -> str | None:
 class RemoteApplier:
     """Applies other nodes' messages to this node's realm."""
 
-    def __init__(self, realm: WordsRealm, on_chan_token: Callable[[str, str], None]) -> None:
+    def __init__(self, realm: WordsRealm, node: str,
+                 on_chan_token: Callable[[str, str], None]) -> None:
         self.realm = realm
+        self.node = node  # this node's name
         self.minds: dict[str, RemoteMind] = {}
         self._on_chan_token = on_chan_token  # (folded channel, first-op claim token)
         self._appliers: dict[str, Callable[[str, dict[str, Any]], None]] = {
@@ -80,7 +84,7 @@ class RemoteApplier:
             "mode": self._settings, "invite": self._invited, "away": self._away,
             "umode": self._user_flags, "wallops": self._wallops, "reg": self._registered,
             "drop": self._dropped, "access": self._access, "account": self._account,
-            "setname": self._realname, "host": self._host,
+            "setname": self._realname, "host": self._host, "sban": self._server_ban,
         }
 
     def mind(self, node: str) -> RemoteMind:
@@ -133,10 +137,18 @@ class RemoteApplier:
         user = realm.users.get(folded)
         mind = self.mind(node)
         if user is not None and user.mind is not None:
-            if user.mind is not mind:
-                # Claims make this impossible unless a node lost Redis for a while.
-                log.warning("node %s signed on %s, already on %r here: ignored", node, name, user.mind)
-            return None
+            old = user.mind
+            if type(old) is not RemoteMind or old is mind:
+                # One of ours: claims make this impossible unless a node lost Redis for a
+                # while (or a gateway user raced for the nick).
+                if old is not mind:
+                    log.warning("node %s signed on %s, already on %r here: ignored", node, name, old)
+                return None
+            # Another node's user: `node` holds the claim now, so that user is gone and this
+            # node has not heard yet (its node died and was cleaned up by another node first).
+            log.info("node %s signed on %s, still shown here on %s: replaced", node, name, old.node)
+            realm.apply(Quit(user=user, reason=f"*.net *.split {old.node} lost"))
+            user = realm.users.get(folded)
         if user is None:
             user = User(name=name, folded=folded, transient=True)
         user.mind = mind
@@ -159,6 +171,14 @@ class RemoteApplier:
         user = self._user(data["u"])
         if user is None:
             return
+        # Whose user the QUIT is for: the sender's own, or the one its KILL names. A node
+        # that was cut off may still send a QUIT of a nick that another node's user holds
+        # now (the nick was claimed again meanwhile): that one is not this user.
+        home = data.get("h", node)
+        if home != (remote_node(user) or self.node):
+            log.info("node %s quit %s of node %s, but %s is %s's user now: ignored",
+                     node, data["u"], home, user.name, remote_node(user) or self.node)
+            return
         reason = data.get("r", "")
         if type(user.mind) is not RemoteMind:
             # Our own user, ended from another node (KILL): its connection says goodbye.
@@ -167,7 +187,7 @@ class RemoteApplier:
             if callable(close):
                 close(reason)
             return
-        self.realm.apply(Quit(user=user, reason=reason, time=data["ts"]))
+        self.realm.apply(Quit(user=user, reason=reason, **stamp(data)))
 
     def _renamed(self, node: str, data: dict[str, Any]) -> None:
         user = self._user(data["u"])
@@ -178,12 +198,12 @@ class RemoteApplier:
         if other is not None and other is not user:
             log.warning("node %s renamed %s to %s, taken here: ignored", node, user.name, new)
             return
-        self.realm.apply(Renamed(user=user, old_name=user.name, new_name=new, time=data["ts"]))
+        self.realm.apply(Renamed(user=user, old_name=user.name, new_name=new, **stamp(data)))
 
     def _away(self, node: str, data: dict[str, Any]) -> None:
         user = self._user(data["u"])
         if user is not None and user.away != data.get("m"):
-            self.realm.apply(AwayChanged(user=user, message=data.get("m"), time=data["ts"]))
+            self.realm.apply(AwayChanged(user=user, message=data.get("m"), **stamp(data)))
 
     def _user_flags(self, node: str, data: dict[str, Any]) -> None:
         user = self._user(data["u"])
@@ -192,27 +212,33 @@ class RemoteApplier:
         changes = [(flag, bool(add)) for flag, add in data["c"] if (flag in user.flags) != bool(add)]
         if changes:
             self.realm.apply(UserFlagsChanged(user=user, changes=changes, by=self._user(data.get("b")),
-                                              time=data["ts"]))
+                                              **stamp(data)))
 
     def _account(self, node: str, data: dict[str, Any]) -> None:
         user = self._user(data["u"])
         if user is not None and user.account != data.get("a"):
             self.realm.apply(AccountChanged(user=user, account=data.get("a"), old=user.account,
-                                            time=data["ts"]))
+                                            **stamp(data)))
 
     def _realname(self, node: str, data: dict[str, Any]) -> None:
         user = self._user(data["u"])
         if user is not None and user.realname != data["r"]:
-            self.realm.apply(RealnameChanged(user=user, realname=data["r"], time=data["ts"]))
+            self.realm.apply(RealnameChanged(user=user, realname=data["r"], **stamp(data)))
 
     def _host(self, node: str, data: dict[str, Any]) -> None:
         user = self._user(data["u"])
         if user is not None and (user.username, user.host) != (data["un"], data["h"]):
             self.realm.apply(HostChanged(user=user, old_username=user.username, old_host=user.host,
-                                         username=data["un"], host=data["h"], time=data["ts"]))
+                                         username=data["un"], host=data["h"], **stamp(data)))
+
+    def _server_ban(self, node: str, data: dict[str, Any]) -> None:
+        # Stored by the node that set it (the database is shared): here it is put in force.
+        kind, mask = data["k"], data["m"]
+        ban = ServerBanRecord(kind, mask, *data["b"]) if data.get("b") else None
+        self.realm.apply(ServerBanChanged(kind=kind, mask=mask, ban=ban, **stamp(data)))
 
     def _wallops(self, node: str, data: dict[str, Any]) -> None:
-        self.realm.apply(Wallops(sender=self._user(data.get("s")), text=data["x"], time=data["ts"]))
+        self.realm.apply(Wallops(sender=self._user(data.get("s")), text=data["x"], **stamp(data)))
 
     # -- channels ------------------------------------------------------------------
 
@@ -229,9 +255,12 @@ class RemoteApplier:
     def _group_created(self, node: str, data: dict[str, Any]) -> None:
         self.group(data["g"], data.get("c"), data.get("tr", True))
 
-    def join(self, group: Group, user: User, status: str, when: float | None = None) -> None:
+    def join(self, group: Group, user: User, status: str, when: float | None = None,
+             msgid: str | None = None) -> None:
         if user not in group.members:
-            kwargs = {"time": when} if when else {}
+            kwargs: dict[str, Any] = {"time": when} if when else {}
+            if msgid:
+                kwargs["msgid"] = msgid
             self.realm.apply(Joined(group=group, user=user, **kwargs))
         # The joining node decided the status (first joiner op, access list): keep its word.
         group.members[user] = status
@@ -243,7 +272,7 @@ class RemoteApplier:
         group = self.group(data["g"], data.get("c"))
         if data.get("k"):
             self._on_chan_token(group.folded, data["k"])
-        self.join(group, user, data.get("s", ""), data["ts"])
+        self.join(group, user, data.get("s", ""), data["ts"], data.get("id"))
 
     def _member(self, data: dict[str, Any]) -> tuple[Group, User] | None:
         group = self.realm.find_group(data["g"])
@@ -256,13 +285,13 @@ class RemoteApplier:
         found = self._member(data)
         if found is not None:
             self.realm.apply(Left(group=found[0], user=found[1], reason=data.get("r", ""),
-                                  time=data["ts"]))
+                                  **stamp(data)))
 
     def _kicked(self, node: str, data: dict[str, Any]) -> None:
         found = self._member(data)
         if found is not None:
             self.realm.apply(Kicked(group=found[0], user=found[1], by=self._user(data.get("b")),
-                                    reason=data.get("r", ""), time=data["ts"]))
+                                    reason=data.get("r", ""), **stamp(data)))
 
     def _said(self, node: str, data: dict[str, Any]) -> None:
         sender = self._user(data["s"])
@@ -278,14 +307,14 @@ class RemoteApplier:
         self.realm.apply(Said(
             sender=sender, target=target, text=data["x"], kind=data.get("k", "message"),
             action=bool(data.get("a")), to_status=data.get("st", ""), tags=data.get("tg"),
-            msgid=data["id"], time=data["ts"],
+            **stamp(data),
         ))
 
     def _meta(self, node: str, data: dict[str, Any]) -> None:
         group = self.realm.find_group(data["g"])
         if group is not None:
             self.realm.apply(MetaChanged(group=group, changes=data["c"], by=self._user(data.get("b")),
-                                         time=data["ts"]))
+                                         **stamp(data)))
 
     def _settings(self, node: str, data: dict[str, Any]) -> None:
         group = self.realm.find_group(data["g"])
@@ -300,29 +329,29 @@ class RemoteApplier:
             changes.append((name, bool(add), value))
         if changes:
             self.realm.apply(SettingsChanged(group=group, changes=changes,
-                                             by=self._user(data.get("b")), time=data["ts"]))
+                                             by=self._user(data.get("b")), **stamp(data)))
 
     def _invited(self, node: str, data: dict[str, Any]) -> None:
         group = self.realm.find_group(data["g"])
         user, by = self._user(data["u"]), self._user(data["b"])
         if group is not None and user is not None and by is not None:
-            self.realm.apply(Invited(group=group, user=user, by=by, time=data["ts"]))
+            self.realm.apply(Invited(group=group, user=user, by=by, **stamp(data)))
 
     def _registered(self, node: str, data: dict[str, Any]) -> None:
         group = self.realm.find_group(data["g"])
         if group is not None and group.founder is None:
-            self.realm.apply(GroupRegistered(group=group, founder=data["f"], time=data["ts"]))
+            self.realm.apply(GroupRegistered(group=group, founder=data["f"], **stamp(data)))
 
     def _dropped(self, node: str, data: dict[str, Any]) -> None:
         group = self.realm.find_group(data["g"])
         if group is not None and group.founder is not None:
-            self.realm.apply(GroupDropped(group=group, time=data["ts"]))
+            self.realm.apply(GroupDropped(group=group, **stamp(data)))
 
     def _access(self, node: str, data: dict[str, Any]) -> None:
         group = self.realm.find_group(data["g"])
         if group is not None:
             self.realm.apply(AccessChanged(group=group, account=data["a"], level=data.get("l"),
-                                           time=data["ts"]))
+                                           **stamp(data)))
 
     # -- a snapshot's channel record ----------------------------------------------------
 

@@ -6,8 +6,10 @@ import re
 import socket
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 _NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_PASSWORD_PARAM = re.compile(r"((?:^|&)password=)[^&]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,22 @@ def default_node_name() -> str:
     return name if _NODE_NAME.match(name) else "node"
 
 
+def redacted(url: str) -> str:
+    """`url` fit to show or log: any password replaced by `***`.
+
+    `redis://:secret@host` -> `redis://:***@host`, `redis://user:secret@host` ->
+    `redis://user:***@host`, and a `password=` query parameter likewise.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:***@{hostport}" if colon else netloc
+    query = _PASSWORD_PARAM.sub(r"\1***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def check_node_name(name: str) -> str | None:
     """What is wrong with `name` as a node name, or None."""
     if not _NODE_NAME.match(name):
@@ -58,7 +76,8 @@ def parse_cluster(reader: Any, value: Any, database: str | None) -> Cluster:
     if "redis" in section:
         url = reader.text(section["redis"], "cluster.redis")
         if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise reader.fail("cluster.redis", f"not a Redis URL: {url!r} (try redis://127.0.0.1:6379/0)")
+            raise reader.fail("cluster.redis",
+                              f"not a Redis URL: {redacted(url)!r} (try redis://127.0.0.1:6379/0)")
         values["redis"] = url
     if "node" in section:
         node = reader.text(section["node"], "cluster.node")

@@ -8,16 +8,16 @@ import json
 import time
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from words.cluster.keys import Keys
+from words.console import table_console
 
 
 def add_parser(sub: Any) -> None:
     cluster = sub.add_parser("cluster", help="inspect a words cluster (nodes on Redis)")
     actions = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
-    status = actions.add_parser("status", help="nodes, their clients and heartbeat lag")
+    status = actions.add_parser("status", help="nodes, their clients and lag")
     status.add_argument("--config", "-c", metavar="FILE", help="a node's YAML config (its cluster: section)")
     status.add_argument("--redis", metavar="URL", help="Redis URL (default: the config's, else redis://127.0.0.1:6379/0)")
     status.add_argument("--prefix", metavar="PREFIX", help="key prefix of the network (default: the config's, else words)")
@@ -26,7 +26,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from words.cluster.settings import Cluster
+    from words.cluster.settings import Cluster, redacted
     from words.config import ConfigError, load_config
 
     settings = Cluster()
@@ -44,17 +44,22 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         nodes = asyncio.run(read_nodes(url, prefix))
     except (RedisError, OSError) as exc:
-        print(f"words: error: cannot read the cluster from {url}: {exc}")
+        print(f"words: error: cannot read the cluster from {redacted(url)}: {exc}")
         return 1
     if args.json:
         print(json.dumps(nodes, indent=2))
         return 0
-    print_table(nodes, url, prefix, settings.dead_after)
+    print_table(nodes, redacted(url), prefix, settings.dead_after)
     return 0
 
 
 async def read_nodes(url: str, prefix: str) -> list[dict[str, Any]]:
-    """Each node's last heartbeat, whether it is alive (its key has not expired) and its lag."""
+    """Each node's last heartbeat, whether it is alive (its key has not expired), its lag.
+
+    `lag`: the round trip of the node's last ping through Redis (its writer's queue,
+    Redis, its reader), as its last heartbeat reported it; `beat_age`: seconds since
+    that heartbeat. A dead node is listed (not alive) for an hour after its last beat.
+    """
     from redis.asyncio import Redis
 
     keys = Keys(prefix)
@@ -71,26 +76,31 @@ async def read_nodes(url: str, prefix: str) -> list[dict[str, Any]]:
         info = json.loads(raw[name.encode()])
         info["node"] = name
         info["alive"] = beat is not None and beat.decode() == info.get("boot")
-        info["lag"] = round(max(0.0, now - info.get("beat", 0.0)), 3)
+        info["lag"] = info.get("lag")  # None: a node too old to measure it
+        info["beat_age"] = round(max(0.0, now - info.get("beat", 0.0)), 3)
         nodes.append(info)
     return nodes
 
 
 def print_table(nodes: list[dict[str, Any]], url: str, prefix: str, dead_after: float) -> None:
-    console = Console(highlight=False)
+    console = table_console()
     table = Table(title=f"words cluster {prefix!r} on {url}")
-    for column in ("node", "state", "clients", "users", "channels", "lag", "up", "published", "applied"):
+    # "beat": how long ago the node's last heartbeat was written.
+    for column in ("node", "state", "clients", "users", "channels", "lag", "beat", "up",
+                   "published", "applied"):
         table.add_column(column, justify="left" if column in ("node", "state") else "right")
     now = time.time()
     for node in nodes:
         state = "[green]alive[/green]" if node["alive"] else "[red]dead[/red]"
         lag = node["lag"]
-        lag_text = f"{lag:.1f} s"
-        if lag > dead_after / 2:
-            lag_text = f"[yellow]{lag_text}[/yellow]"
+        lag_text = "-" if lag is None else f"{lag * 1000:.1f} ms"
+        beat_text = f"{node['beat_age']:.1f} s"
+        if node["alive"] and node["beat_age"] > dead_after / 2:
+            beat_text = f"[yellow]{beat_text}[/yellow]"
         table.add_row(
             node["node"], state, str(node.get("clients", 0)), str(node.get("users", 0)),
-            str(node.get("channels", 0)), lag_text, _duration(now - node.get("started", now)),
+            str(node.get("channels", 0)), lag_text, beat_text,
+            _duration(node.get("beat", now) - node.get("started", now)),
             str(node.get("published", 0)), str(node.get("applied", 0)),
         )
     if not nodes:

@@ -3,7 +3,8 @@
 An event holds the realm's own User and Group objects; on the wire they are
 names (each node has its own objects for the same users). Each message is a
 small JSON object: "t" its type, "n" the node it comes from, "ts" the event's
-time (so server-time and msgid are the same on every node), then the fields.
+time and "id" its msgid (so server-time and msgid are the same on every node, live
+and in history), then the fields.
 
 An event type without an encoder here is not published (a node keeps it to
 itself): a new realm event that other nodes must see needs an entry here and
@@ -34,6 +35,7 @@ from words.realm.events import (
     RealnameChanged,
     Renamed,
     Said,
+    ServerBanChanged,
     SettingsChanged,
     SignedOn,
     UserFlagsChanged,
@@ -82,7 +84,7 @@ def _signed_on(e: SignedOn) -> dict[str, Any]:
 
 
 def _said(e: Said) -> dict[str, Any]:
-    data: dict[str, Any] = {"t": "msg", "s": e.sender.name, "x": e.text, "id": e.msgid}
+    data: dict[str, Any] = {"t": "msg", "s": e.sender.name, "x": e.text}
     if isinstance(e.target, Group):
         data["g"] = e.target.name
     else:
@@ -106,6 +108,22 @@ def _settings(e: SettingsChanged) -> dict[str, Any]:
     return {"t": "mode", "g": e.group.name, "c": changes, "b": _name(e.by)}
 
 
+def _quit(e: Quit) -> dict[str, Any]:
+    data = {"t": "quit", "u": e.user.name, "r": e.reason}
+    mind = e.mind  # the user's, until the quit was applied
+    if getattr(mind, "remote", False):
+        data["h"] = mind.node  # a KILL of another node's user (else "h" is the sender)
+    return data
+
+
+def _server_ban(e: ServerBanChanged) -> dict[str, Any]:
+    ban = e.ban
+    data: dict[str, Any] = {"t": "sban", "k": e.kind, "m": e.mask}
+    if ban is not None:  # else lifted
+        data["b"] = [ban.reason, ban.set_by, ban.set_at, ban.expires]
+    return data
+
+
 def _joined(e: Joined) -> dict[str, Any]:
     return {"t": "join", "g": e.group.name, "u": e.user.name,
             "s": e.group.members.get(e.user, ""), "c": e.group.created}
@@ -113,7 +131,7 @@ def _joined(e: Joined) -> dict[str, Any]:
 
 ENCODERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     SignedOn: _signed_on,
-    Quit: lambda e: {"t": "quit", "u": e.user.name, "r": e.reason},
+    Quit: _quit,
     Renamed: lambda e: {"t": "nick", "u": e.old_name, "v": e.new_name},
     GroupCreated: lambda e: {"t": "chan", "g": e.group.name, "c": e.group.created,
                              "tr": e.group.transient},
@@ -135,6 +153,7 @@ ENCODERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     AccountChanged: lambda e: {"t": "account", "u": e.user.name, "a": e.account, "o": e.old},
     RealnameChanged: lambda e: {"t": "setname", "u": e.user.name, "r": e.realname},
     HostChanged: lambda e: {"t": "host", "u": e.user.name, "un": e.username, "h": e.host},
+    ServerBanChanged: _server_ban,
 }
 
 
@@ -146,7 +165,19 @@ def encode(event: Event, node: str) -> bytes | None:
     data = encoder(event)
     data["n"] = node
     data["ts"] = event.time
+    data["id"] = event.msgid
     return dumps(data)
+
+
+def stamp(data: dict[str, Any]) -> dict[str, Any]:
+    """The time and msgid of an event from the wire, as keyword arguments for its class.
+
+    A message without "id" (from a node older than msgids on every event) leaves the
+    event the msgid it makes for itself.
+    """
+    if "id" in data:
+        return {"time": data["ts"], "msgid": data["id"]}
+    return {"time": data["ts"]}
 
 
 # One encoder for every message (json.dumps with options would build one per call).

@@ -81,6 +81,14 @@ class Portal:
             throttle.succeeded(key)
         return result
 
+    async def identify(
+        self, credentials: Any, mind: object, *interfaces: type
+    ) -> tuple[type, object, Callable[[], object]]:
+        """What `login` would give, without it counting as a login attempt: a refusal is
+        no failed login (not throttled, not in the metrics). For a lookup of who someone
+        is (the XMPP gateway's status command), never for letting anyone in."""
+        return await self._login(credentials, mind, *interfaces)
+
     async def _login(
         self, credentials: Any, mind: object, *interfaces: type
     ) -> tuple[type, object, Callable[[], object]]:

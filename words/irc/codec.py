@@ -166,10 +166,13 @@ def format_line(
     Raises ValueError for anything that would not parse back to the same
     message: callers must never put such lines on the wire.
     """
-    if not command or " " in command or command[0] == ":":
+    if not command or " " in command or command[0] in ":@":
         raise ValueError(f"bad command {command!r}")
     parts: list[str] = []
     if tags:
+        for k in tags:
+            if not k or " " in k or ";" in k or "=" in k:
+                raise ValueError(f"bad tag key {k!r}")
         parts.append("@" + ";".join(
             f"{k}={escape_tag_value(v)}" if v else k
             for k, v in tags.items()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
 from words.irc.codec import (
+    MAX_CLIENT_TAGS_BYTES,
     ParseError,
     check_length,
     decode_line,
@@ -48,6 +49,7 @@ from words.realm.events import (
     UserFlagsChanged,
     Wallops,
 )
+from words.services.base import answering
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -61,12 +63,31 @@ log = logging.getLogger("words.irc")
 
 _ids = itertools.count(1)
 
-# The answer being gathered for a labelled command that answers later (run_holding_input):
-# (connection, lines). A context variable, so only what that command's own task
-# sends (and the events it causes) is gathered, never what other clients cause meanwhile.
-_late_answer: contextvars.ContextVar[tuple[IRCConnection, list[bytes]] | None] = (
-    contextvars.ContextVar("late_answer", default=None)
-)
+
+class _Answer:
+    """The answer being gathered for one labelled command (labeled-response).
+
+    `lines` is what the client gets, `tasks` the tasks still answering (services'
+    replies, a second history read), `owner` the task that sends the answer once
+    they are done; `open` until it is sent.
+    """
+
+    __slots__ = ("conn", "label", "lines", "open", "owner", "tasks")
+
+    def __init__(self, conn: IRCConnection, label: str) -> None:
+        self.conn = conn
+        self.label = label
+        self.lines: list[bytes] = []
+        self.tasks: list[asyncio.Task] = []
+        self.owner: asyncio.Task | None = None
+        self.open = True
+
+
+# The answer of the labelled command being handled. A context variable, set while its
+# handler runs: the tasks the handler starts inherit it, so what they send this client
+# (and what the events they cause send it) joins the answer, never what other clients
+# cause meanwhile.
+_answer: contextvars.ContextVar[_Answer | None] = contextvars.ContextVar("answer", default=None)
 
 # Lines held while a login or an OPER is checked; past this, reading pauses
 # (the rest waits in the socket) until they are served.
@@ -80,6 +101,17 @@ NO_CAPS: frozenset[str] = frozenset()
 # before it is cut: a peer that reads nothing, or is gone without a FIN, would
 # otherwise hold its socket and buffers for ever.
 _CLOSE_GRACE = 5.0
+
+
+def client_tags_too_long(raw: bytes) -> bool:
+    """IRCv3 message-tags: a client's tag data (between '@' and the space) over 4094 bytes.
+
+    Refused whole (417), whatever the command and the client's capabilities.
+    """
+    if not raw.startswith(b"@"):
+        return False
+    space = raw.find(b" ")
+    return (space if space >= 0 else len(raw)) - 1 > MAX_CLIENT_TAGS_BYTES
 
 
 def user_prefix(user: User) -> str:
@@ -111,7 +143,7 @@ class IRCConnection(asyncio.Protocol):
         "cap_negotiating", "avatar", "user", "last_activity", "ping_sent",
         "connected_at", "closing", "_logging_in", "_held", "_holds", "_paused", "oper",
         "_flood_until", "_lagged", "_lag_handle", "_admission", "_discarding", "_abort_handle",
-        "caps", "cap_version", "sasl", "render_key", "render_variant", "_batches", "label",
+        "caps", "cap_version", "sasl", "render_key", "render_variant", "_batches", "_answering",
         "_multiline",
     )
 
@@ -155,9 +187,9 @@ class IRCConnection(asyncio.Protocol):
         # counts them; a message's fan-out appends single lines only (receive_all).
         self._multiline = False
         self._batches = 0  # batch references made for this client
-        # The label of the command being handled (labeled-response), until a
-        # handler that answers later takes it (take_label).
-        self.label: str | None = None
+        # Labelled answers (labeled-response) not sent yet: while there are, write()
+        # looks for the one it may belong to.
+        self._answering = 0
         self.sasl: SaslSession | None = None  # an AUTHENTICATE exchange under way
         # Input pacing: a token bucket (_take_token); lines without a token wait in _lagged.
         self._flood_until = 0.0
@@ -309,25 +341,46 @@ class IRCConnection(asyncio.Protocol):
         as if it had waited for each reply.
         """
         self._holds += 1
-        self.answer_later(coro).add_done_callback(self._release_input)
+        # In a context of its own: the held lines are not part of this command's answer.
+        self.answer_later(coro).add_done_callback(self._release_input,
+                                                  context=contextvars.Context())
 
     def answer_later(self, coro) -> asyncio.Task:
-        """Run `coro`, the answer of the command being handled, as a task. A labelled
-        command (labeled-response) gets its label on what the task sends when done."""
-        label = self.take_label()
-        if label is not None:
-            coro = self._answer_labeled(coro, label)
-        task = asyncio.get_running_loop().create_task(coro)
+        """Run `coro`, (part of) the answer of the command being handled, as a task.
+
+        For a labelled command (labeled-response), what the task sends this client
+        joins the command's answer, sent labelled when this task and every other one
+        answering the command are done: the first such task sends it (its done
+        callbacks run after that), the others are waited for.
+        """
+        loop = asyncio.get_running_loop()
+        answer = _answer.get()
+        if answer is None or not answer.open or answer.conn is not self:
+            task = loop.create_task(coro)
+        elif answer.owner is None:
+            task = answer.owner = loop.create_task(self._answered(answer, coro))
+        else:
+            task = loop.create_task(coro)
+            answer.tasks.append(task)
         self.server.track(task)
         return task
 
-    async def _answer_labeled(self, coro, label: str) -> None:
-        lines: list[bytes] = []
-        _late_answer.set((self, lines))  # in this task's own context only
+    async def _answered(self, answer: _Answer, coro) -> None:
+        """Run `coro` (if any), wait for the other tasks answering, then send the answer."""
         try:
-            await coro
+            if coro is not None:
+                await coro
+            while answer.tasks:
+                await asyncio.wait([answer.tasks.pop(0)])
         finally:
-            self.write_labeled(b"".join(lines), label)
+            self._send_answer(answer)
+
+    def _send_answer(self, answer: _Answer) -> None:
+        """Queue the whole answer: one line labelled, several in a batch, none an ACK."""
+        answer.open = False
+        self._answering -= 1
+        data = b"".join(answer.lines)
+        self._queue(label_lines(data, answer.label, self.new_batch_ref("L"), self.server.name))
 
     def _release_input(self, _task: asyncio.Task) -> None:
         self._holds -= 1
@@ -350,8 +403,9 @@ class IRCConnection(asyncio.Protocol):
             raw = raw[:-1]
         if not raw.strip():
             return  # empty lines are allowed and ignored
-        too_long = check_length(raw)
-        if too_long is not None:
+        if check_length(raw) is not None or (
+            len(raw) > MAX_CLIENT_TAGS_BYTES + 2 and client_tags_too_long(raw)
+        ):
             self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
             return
         if b"\0" in raw or b"\r" in raw:
@@ -413,24 +467,31 @@ class IRCConnection(asyncio.Protocol):
     def _dispatch_labeled(
         self, msg: Message, label: str, run: Callable[[Message], None] | None = None
     ) -> None:
-        """labeled-response: what the command answers at once is sent with its label.
+        """labeled-response: the command's answer is sent with its label.
 
-        The handler runs synchronously, so everything it writes to this client
-        is its answer; it is gathered, then sent labelled (one line), in a
+        Everything written to this client while the handler runs, and by the tasks
+        it starts (answer_later; a service's reply, see words.services.base.answering)
+        until they are done, is its answer; it is sent labelled (one line), in a
         `labeled-response` batch (several) or as a labelled ACK (none).
         """
-        saved, self.out = self.out, []
-        self.label = label
+        answer = _Answer(self, label)
+        saved, self.out = self.out, answer.lines  # what is queued directly joins it too
+        self._answering += 1
+        token = _answer.set(answer)
+        replies = answering.set(answer.tasks)
         try:
             (run or self._dispatch)(msg)
         finally:
-            answer, self.out = b"".join(self.out or ()), saved
-            if self.label is None:  # taken: the handler labels its answer itself, later
-                if answer:
-                    self.write(answer)
-            else:
-                self.label = None
-                self.write_labeled(answer, label)
+            answering.reset(replies)
+            _answer.reset(token)
+            self.out = saved
+            if answer.owner is None:
+                if answer.tasks:  # only services answer later: wait for them
+                    answer.owner = asyncio.get_running_loop().create_task(
+                        self._answered(answer, None))
+                    self.server.track(answer.owner)
+                else:
+                    self._send_answer(answer)
 
     def _dispatch(self, msg: Message) -> None:
         name = msg.command.upper()
@@ -457,7 +518,18 @@ class IRCConnection(asyncio.Protocol):
     # -- output ----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Queue bytes; the server writes every queue once per loop iteration."""
+        """Queue bytes; the server writes every queue once per loop iteration.
+
+        Bytes that answer a labelled command still being answered join that answer.
+        """
+        if self._answering:
+            answer = _answer.get()
+            if answer is not None and answer.open and answer.conn is self:
+                answer.lines.append(data)
+                return
+        self._queue(data)
+
+    def _queue(self, data: bytes) -> None:
         if self.closing:
             return
         out = self.out
@@ -468,19 +540,6 @@ class IRCConnection(asyncio.Protocol):
             out.append(data)
         self._multiline = True
 
-    def take_label(self) -> str | None:
-        """For a handler that answers later (a database read): the label of the command
-        being handled, or None. The handler then sends its answer with write_labeled."""
-        label, self.label = self.label, None
-        return label
-
-    def write_labeled(self, data: bytes, label: str | None) -> None:
-        """Queue `data`, the whole answer to a command labelled `label` (None: unlabelled)."""
-        if label is None:
-            self.write(data)
-            return
-        self.write(label_lines(data, label, self.new_batch_ref("L"), self.server.name))
-
     def new_batch_ref(self, prefix: str) -> str:
         """A batch reference unique on this connection."""
         self._batches += 1
@@ -488,19 +547,10 @@ class IRCConnection(asyncio.Protocol):
 
     def send(self, command: str, *params: str, source: str | None = None) -> None:
         line = format_line(command, *params, source=source)
-        data = line.encode("utf-8", "replace") + b"\r\n"
-        late = _late_answer.get()
-        if late is not None and late[0] is self:
-            late[1].append(data)
-            return
-        self.write(data)
+        self.write(line.encode("utf-8", "replace") + b"\r\n")
 
     def send_lines(self, data: bytes) -> None:
         """Queue lines already rendered (each ending in CR LF) as send() queues its line."""
-        late = _late_answer.get()
-        if late is not None and late[0] is self:
-            late[1].append(data)
-            return
         self.write(data)
 
     def numeric(self, code: str, *params: str) -> None:
@@ -529,7 +579,8 @@ class IRCConnection(asyncio.Protocol):
         if self.closing:
             return
         self.log.info("closing: %s", reason)
-        self.write(format_line("ERROR", f"Closing Link: {self.peer_host} ({reason})").encode() + b"\r\n")
+        # Never held back in an answer: the client is told why it goes, whatever it asked.
+        self._queue(format_line("ERROR", f"Closing Link: {self.peer_host} ({reason})").encode() + b"\r\n")
         self.flush_now()
         self.closing = True
         self._sign_off(reason)
@@ -551,7 +602,9 @@ class IRCConnection(asyncio.Protocol):
 
     def _take_output(self) -> bytes:
         """The queued bytes, counted for metrics (per flush, not per line or recipient)."""
-        out, server = self.out or (), self.server
+        out, server = self.out, self.server
+        if out is None:
+            return b""
         self.out = None
         data = b"".join(out)
         server.deliveries += len(out)
@@ -561,6 +614,7 @@ class IRCConnection(asyncio.Protocol):
         else:
             server.lines_out += len(out)  # single lines only: no need to scan the bytes
         server.bytes_out += len(data)
+        out.clear()  # it may be a labelled answer's list (_dispatch_labeled): taken, not sent twice
         return data
 
     def _sign_off(self, reason: str) -> None:
@@ -745,7 +799,7 @@ class IRCConnection(asyncio.Protocol):
             key = ("away", self.render_key)
             data = event.rendered.get(key)
             if data is None:
-                data = self._render(event, user, [("AWAY", user.away)], key)
+                data = self._render(event, user, [("AWAY", user.away)], key, msgid=False)
             self.write(data)
 
     def user_left(self, event: Left) -> None:
@@ -809,21 +863,22 @@ class IRCConnection(asyncio.Protocol):
         """
         user, me = event.user, self.user
         key = ("chghost-fallback", self.conn_id)
-        data = [self._render(event, old_mask, [("QUIT", "Changing host")], key)]
+        # Stand-ins for the CHGHOST the client cannot read: none of them is that event.
+        data = [self._render(event, old_mask, [("QUIT", "Changing host")], key, msgid=False)]
         extended = "extended-join" in self.caps
         for group in user.groups.values():
             if me not in group.members:
                 continue
             join = ("JOIN", group.name, user.account or "*", user.realname) if extended else (
                 "JOIN", group.name)
-            data.append(self._render(event, user, [join], key))
+            data.append(self._render(event, user, [join], key, msgid=False))
             status = group.members.get(user, "")
             if status:
                 letters = "".join(c for c in "ov" if c in status)
                 mode = ("MODE", group.name, "+" + letters, *[user.name] * len(letters))
-                data.append(self._render(event, None, [mode], key))
+                data.append(self._render(event, None, [mode], key, msgid=False))
             if user.away is not None and "away-notify" in self.caps:
-                data.append(self._render(event, user, [("AWAY", user.away)], key))
+                data.append(self._render(event, user, [("AWAY", user.away)], key, msgid=False))
         event.rendered.pop(key, None)
         self.write(b"".join(data))
 
@@ -879,9 +934,13 @@ class IRCConnection(asyncio.Protocol):
 
     def _render(
         self, event: Event, source: User | str | None, lines: list[tuple[str, ...]],
-        key: object | None = None,
+        key: object | None = None, *, msgid: bool = True,
     ) -> bytes:
-        """Format `lines` for this client's variant and keep them on the event under `key`."""
+        """Format `lines` for this client's variant and keep them on the event under `key`.
+
+        The event's msgid goes on its first line only (a msgid names one message: a
+        MODE split over several lines is one event); `msgid` False: on none of them.
+        """
         variant = self.render_variant
         if key is None:
             key = self.render_key
@@ -891,11 +950,17 @@ class IRCConnection(asyncio.Protocol):
             prefix = source
         else:
             prefix = user_prefix(source)
-        tags = render_tags(event, source, variant) if variant else None
-        data = event.rendered[key] = b"".join(
-            format_line(*line, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
-            for line in lines
-        )
+        tags = render_tags(event, source, variant, msgid) if variant else None
+        first, *rest = lines
+        data = format_line(*first, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
+        if rest:
+            if tags:
+                tags = {name: value for name, value in tags.items() if name != "msgid"} or None
+            data += b"".join(
+                format_line(*line, source=prefix, tags=tags).encode("utf-8", "replace") + b"\r\n"
+                for line in rest
+            )
+        event.rendered[key] = data
         return data
 
     def caps_changed(self) -> None:
@@ -959,7 +1024,15 @@ class IRCConnection(asyncio.Protocol):
             return False
         if "o" in group.members.get(user, ""):
             return True
-        return self.oper is not None and self.oper.override
+        return self.overrides(group, "acts as channel operator")
+
+    def overrides(self, group: Group, what: str) -> bool:
+        """May this oper pass `group`'s rules (its block's `override: true`)? Logged when so."""
+        oper = self.oper
+        if oper is None or not oper.override:
+            return False
+        self.log.info("oper override by %s (oper %s): %s on %s", self.nick, oper.name, what, group.name)
+        return True
 
     def __repr__(self) -> str:
         return f"<IRCConnection #{self.conn_id} {self.nick or '*'} {self.peer_host}:{self.peer_port}>"

@@ -17,7 +17,7 @@ from words.cred import LoginFailed, UsernamePassword
 from words.irc import numerics as N
 from words.irc.codec import format_line
 from words.irc.commands import load_handlers
-from words.irc.connection import IRCConnection, user_prefix
+from words.irc.connection import _CLOSE_GRACE, IRCConnection, user_prefix
 from words.irc.connlimits import ConnectionLimiter
 from words.irc.modes import ALL_CHANNEL_MODES, CHANMODES_TOKEN, USER_MODES
 from words.irc.monitor import EVENTS as MONITOR_EVENTS
@@ -26,7 +26,14 @@ from words.irc.tls import server_context
 from words.irc.transport import PlainListener, Reactor, available
 from words.masks import match_mask
 from words.names import SkeletonIndex
-from words.realm.events import Event, Quit, Renamed, SignedOn, UserFlagsChanged
+from words.realm.events import (
+    Event,
+    Quit,
+    Renamed,
+    ServerBanChanged,
+    SignedOn,
+    UserFlagsChanged,
+)
 
 if TYPE_CHECKING:
     from words.config import Config, Listen, Oper
@@ -216,12 +223,15 @@ class IRCServer:
                 conn.notice(text)
 
     async def stop(self, reason: str = "Server shutting down") -> None:
+        """Stop listening and close every connection: each client gets what was queued
+        for it, then an ERROR with `reason`; returns once they took it (or were cut)."""
         for server in self._servers:
             server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for conn in list(self.connections):
             conn.close(reason)
+        await self._drain_connections()
         for server in self._servers:
             await server.wait_closed()
         for task in list(self._tasks):
@@ -232,6 +242,23 @@ class IRCServer:
         # Stopping twice is harmless: the realm subscription goes once.
         unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
         unsubscribe()
+
+    async def _drain_connections(self) -> None:
+        """Wait until every closed connection has handed over its output.
+
+        Python 3.11's Server.wait_closed() returns at once, and what a transport
+        still holds is lost when the loop ends. A connection leaves `connections`
+        in connection_lost, once its output is written, or once it is cut
+        _CLOSE_GRACE seconds after its close (IRCConnection._abort); so this waits
+        at most about that long, and cuts whatever is left after it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CLOSE_GRACE + 0.5
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)  # no event says "the last one is gone"; at shutdown only
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
 
     def request_shutdown(self, reason: str, *, restart: bool = False) -> None:
         """Ask the runner to stop the server (and, for RESTART, to start it again).
@@ -271,6 +298,46 @@ class IRCServer:
         elif kind is UserFlagsChanged:
             for flag, add in event.changes:
                 self.flag_counts[flag] += 1 if add else -1
+        elif kind is ServerBanChanged and self.realm.applying_remote:
+            self._learn_ban(event)
+
+    def _learn_ban(self, event: ServerBanChanged) -> None:
+        """A K-/D-line set or lifted on another node of the cluster (which stored it)."""
+        name = f"{event.kind.upper()}-line"
+        if self.bans.learn(event.kind, event.mask, event.ban) is not None:
+            log.info("%s %s lifted on another node", name, event.mask)
+        if event.ban is not None:
+            log.info("%s %s set on another node by %s: %s", name, event.mask, event.ban.set_by,
+                     event.ban.reason)
+            # Once the remote event is applied: the quits it causes are this node's own,
+            # and go to the other nodes like any quit of a local user.
+            asyncio.get_running_loop().call_soon(self.enforce_ban, event.ban, event.ban.set_by)
+
+    async def reload_bans(self) -> None:
+        """Bans again from the database (a cluster node back after missing messages):
+        those set meanwhile elsewhere are enforced, those lifted are gone."""
+        for ban in await self.bans.reload():
+            self.enforce_ban(ban, ban.set_by)
+
+    def enforce_ban(self, ban, by: str, setter: IRCConnection | None = None) -> None:
+        """Disconnect every client the new `ban` matches, at once; the oper who set it
+        (`setter`, on this node) is warned, not cut."""
+        label = "D-lined" if ban.kind == "d" else "K-lined"
+        for other in list(self.connections):
+            if other.closing:
+                continue
+            if ban.kind == "d":
+                hit = self.bans.find_dline(other.peer_host) is ban
+            else:
+                hit = other.user is not None and self.bans.find_kline(
+                    other.user.username, [other.peer_host, other.user.host]) is ban
+            if not hit:
+                continue
+            if other is setter:
+                setter.notice(f"*** Your own connection matches this {label[0]}-line; it stays open")
+                continue
+            other.log.info("%s by %s: %s", label, by, ban.reason)
+            other.close(f"{label}: {ban.reason}")
 
     def _remember(self, user: User, nick: str, when: float) -> None:
         self.whowas.appendleft(WhowasEntry(nick, user.username, user.host, user.realname, when))

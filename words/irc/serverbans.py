@@ -4,17 +4,22 @@ A D-line refuses a connection as soon as it is made and disconnects matching
 clients at once; a K-line disconnects a matching user@host when it registers
 and at once. Both may expire (`KLINE 2h ...`). With the SQL realm they are
 stored (`server_bans` table) and loaded at start; otherwise they live in memory
-until the server stops. Expired bans are ignored (and dropped when next seen).
+until the server stops. A change made while the database is away is in force at
+once and stored when the database is back (the realm's write-behind). Expired
+bans are ignored (and dropped when next seen).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from words.masks import match_mask
 from words.store.database import StoreError
@@ -25,7 +30,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("words.irc")
 
-__all__ = ["ServerBan", "ServerBans", "format_duration", "parse_duration"]
+__all__ = ["ServerBan", "ServerBans", "Stored", "format_duration", "parse_duration"]
+
+# Seconds an oper's ban change may take to be stored before the oper is told it waits
+# for the database (a write queued behind others, or the first to find it away).
+STORE_WAIT = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What became of a ban change in the database.
+
+    `state`: "stored"; "memory" (no database: lost at restart); "waiting" (the
+    database is away: kept in memory, retried in order with the realm's other
+    changes, stored when it is back unless the server stops first); "refused"
+    (the database refused it, `error` says why: lost at restart).
+    """
+
+    state: str
+    error: str | None = None
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^(\d+[smhdw])+$")
@@ -84,10 +107,40 @@ class ServerBans:
             self._put(ban)
         log.info("loaded %d server bans", len(self._bans))
 
+    async def reload(self) -> list[ServerBan]:
+        """The store's bans replace those in memory (this node may have missed other
+        nodes' changes: a cluster node cut off from Redis); returns the ones new here.
+        If the database cannot be read, the bans in memory stay."""
+        if self.store is None:
+            return []
+        try:
+            bans = await self.store.all()
+        except StoreError as exc:
+            log.error("server bans not reloaded: %s", exc)
+            return []
+        known = {(key, ban.set_at) for key, ban in self._bans.items()}
+        self._bans.clear()
+        self._networks.clear()
+        for ban in bans:
+            self._put(ban)
+        log.info("reloaded %d server bans", len(self._bans))
+        return [ban for key, ban in self._bans.items() if (key, ban.set_at) not in known]
+
     def _put(self, ban: ServerBan) -> None:
         self._bans[(ban.kind, self.casefold(ban.mask))] = ban
         if ban.kind == "d":
             self._networks[ban.mask] = parse_network(ban.mask)
+
+    def learn(self, kind: str, mask: str, ban: ServerBan | None) -> ServerBan | None:
+        """Put `ban` in force, or lift the one of (kind, mask) when `ban` is None, in
+        memory only: a change another node made and stored. Returns the lifted ban."""
+        if ban is not None:
+            self._put(ban)
+            return None
+        lifted = self._bans.pop((kind, self.casefold(mask)), None)
+        if lifted is not None:
+            self._networks.pop(lifted.mask, None)
+        return lifted
 
     def active(self, kind: str, now: float | None = None) -> list[ServerBan]:
         """The bans of `kind` in force now, oldest first; expired ones are forgotten."""
@@ -124,28 +177,40 @@ class ServerBans:
                 return ban
         return None
 
-    async def add(self, ban: ServerBan) -> str | None:
-        """Put `ban` in force (replacing one with its mask); stores it. Returns a store error or None."""
+    async def add(self, ban: ServerBan) -> Stored:
+        """Put `ban` in force (replacing one with its mask) and store it."""
         self._put(ban)
         if self.store is None:
-            return None
-        try:
-            await self.store.save(ban)
-        except StoreError as exc:
-            log.error("could not store the %s-line %s: %s", ban.kind.upper(), ban.mask, exc)
-            return str(exc)
-        return None
+            return Stored("memory")
+        return await self._store(self.store.save(ban), f"the {ban.kind.upper()}-line {ban.mask}")
 
-    async def remove(self, kind: str, mask: str) -> tuple[bool, str | None]:
-        """Lift a ban: (whether one was in force, a store error or None)."""
-        ban = self._bans.pop((kind, self.casefold(mask)), None)
-        if ban is not None:
-            self._networks.pop(ban.mask, None)
+    async def remove(self, kind: str, mask: str) -> tuple[bool, Stored]:
+        """Lift a ban: (whether one was in force, what became of its removal in the store)."""
+        ban = self.learn(kind, mask, None)
         if self.store is None:
-            return ban is not None, None
-        try:
-            await self.store.remove(kind, mask)
-        except StoreError as exc:
-            log.error("could not remove the %s-line %s: %s", kind.upper(), mask, exc)
-            return ban is not None, str(exc)
-        return ban is not None, None
+            return ban is not None, Stored("memory")
+        what = f"the removal of the {kind.upper()}-line {mask}"
+        return ban is not None, await self._store(self.store.remove(kind, mask), what)
+
+    async def _store(self, change: Coroutine[Any, Any, Any], what: str) -> Stored:
+        """Run `change` in the realm's write-behind (retried while the database is away)
+        and wait a moment for it: the oper hears whether it is stored or still waits."""
+        assert self.store is not None
+        done = self.store.write_behind(change)
+        if self.store.db.available:  # else it waits for the database: no use waiting here
+            try:
+                await asyncio.wait_for(asyncio.shield(done), STORE_WAIT)
+            except StoreError as exc:  # refused by the database (the write-behind logged it)
+                return Stored("refused", str(exc))
+            except TimeoutError:
+                pass
+            else:
+                return Stored("stored")
+        log.warning("%s waits for the database, in memory, and is stored when it is back", what)
+        done.add_done_callback(lambda future: _stored_late(future, what))
+        return Stored("waiting")
+
+
+def _stored_late(future: asyncio.Future, what: str) -> None:
+    if not future.cancelled() and future.exception() is None:
+        log.info("%s is stored now", what)

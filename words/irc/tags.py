@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from words.irc.codec import escape_tag_value
+from words.realm.events import millis
 
 if TYPE_CHECKING:
     from words.realm import User
@@ -25,12 +26,17 @@ VARIANT_CAPS = (*TAG_CAPS, "extended-join")
 
 def server_time(stamp: float) -> str:
     """ISO 8601 in UTC with milliseconds, as server-time wants: 2026-11-22T05:41:02.123Z."""
-    seconds = int(stamp)
-    millis = int((stamp - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    seconds, ms = divmod(millis(stamp), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
 
 
-def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ...]) -> dict[str, str]:
+def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ...],
+                msgid: bool = True) -> dict[str, str]:
+    """The tags of a line `event` is sent as, for a client of `variant` (see VARIANT_CAPS).
+
+    `msgid` False: a line that is not the event itself (the AWAY that follows a JOIN,
+    a fallback line), which must not carry the event's msgid.
+    """
     want_time, want_message_tags, want_account = variant[:3]
     tags: dict[str, str] = {}
     if want_time:
@@ -39,9 +45,8 @@ def render_tags(event: Event, source: User | str | None, variant: tuple[bool, ..
         client_tags = getattr(event, "tags", None)
         if client_tags:
             tags.update(client_tags)
-        msgid = getattr(event, "msgid", None)
         if msgid:
-            tags["msgid"] = msgid
+            tags["msgid"] = event.msgid
         if source is not None and not isinstance(source, str) and "bot" in source.flags:
             tags["bot"] = ""  # bot mode: messages from +B users say so
     if want_account and source is not None and not isinstance(source, str):

@@ -5,6 +5,8 @@ every mind that must know and to every subscriber (history, a store, later a
 cluster link or the XMPP gateway). Events hold the realm's own User and Group
 objects; a cluster link turns them into names on the wire.
 
+`msgid` is made once per event, when it is made: every recipient, history and
+every cluster node (which receives it on the wire) see the same id (IRCv3 msgid).
 `rendered` is a per-event cache for front ends: the IRC server formats a
 channel message once and every recipient's connection reuses the same bytes.
 """
@@ -12,6 +14,7 @@ channel message once and every recipient's connection reuses the same bytes.
 from __future__ import annotations
 
 import itertools
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -44,12 +47,33 @@ def event_time() -> float:
     return now
 
 
+def millis(stamp: float) -> int:
+    """The millisecond (since the epoch) a time is shown as (IRCv3 server-time, CHATHISTORY).
+
+    In whole microseconds first (what the clock gives), then cut: with floats,
+    1.001 - 1 is 0.000999..., which would show a millisecond low.
+    """
+    return round(stamp * 1_000_000) // 1000
+
+
+def millisecond_start(ms: int) -> float:
+    """The earliest time shown as millisecond `ms` or later: CHATHISTORY's timestamp bounds
+    select exactly the records whose shown time is on the right side."""
+    stamp = (ms * 1000 - 0.5) / 1_000_000
+    while millis(stamp) >= ms:
+        stamp = math.nextafter(stamp, -math.inf)
+    while millis(stamp) < ms:
+        stamp = math.nextafter(stamp, math.inf)
+    return stamp
+
+
 @dataclass(slots=True, kw_only=True)
 class Event:
     # Name of the ChatClient method that receives this event (None: minds
     # are not told, only subscribers).
     mind_method: ClassVar[str | None] = None
     time: float = field(default_factory=event_time)
+    msgid: str = field(default_factory=new_msgid)
     rendered: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -76,6 +100,8 @@ class Quit(Event):
     reason: str
     # The groups the user was in, filled in when applied (history keeps a QUIT in each).
     groups: list[Group] = field(default_factory=list)
+    # The mind the user was signed on with, filled in when applied (it is None after).
+    mind: Any = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -133,7 +159,6 @@ class Said(Event):
     # empty: every member.
     to_status: str = ""
     tags: dict[str, str] | None = None
-    msgid: str = field(default_factory=new_msgid)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -207,6 +232,21 @@ class Wallops(Event):
     mind_method: ClassVar[str | None] = "wallops"
     sender: User | None
     text: str
+
+
+@dataclass(slots=True, kw_only=True)
+class ServerBanChanged(Event):
+    """A network-wide ban set (or replaced), or lifted (`ban` None).
+
+    K-lines (`kind` "k", a user@host mask) and D-lines ("d", an address or CIDR). The
+    realm keeps no bans itself: the IRC server does (words.irc.serverbans), and this
+    event carries the change to the other nodes of a cluster, whose servers put it in
+    force there too.
+    """
+
+    kind: str
+    mask: str
+    ban: Any = None  # a words.store.serverbans.ServerBanRecord; None when lifted
 
 
 @dataclass(slots=True, kw_only=True)

@@ -34,7 +34,8 @@ from words.realm.events import (
     Renamed,
     Said,
     SettingsChanged,
-    new_msgid,
+    millis,
+    millisecond_start,
 )
 from words.realm.model import Group, User
 
@@ -97,7 +98,8 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """A message reference of CHATHISTORY: a msgid, or a time (seconds since the epoch)."""
+    """A message reference of CHATHISTORY: a msgid, or a time (seconds since the epoch),
+    which selects by its millisecond as shown (`millis`): before it, or after it."""
 
     msgid: str | None = None
     time: float | None = None
@@ -244,7 +246,12 @@ class History:
         raise NotImplementedError
 
     async def membership(self, key: str, account: str) -> tuple[bool, float | None]:
-        """Past members: did `account` ever join channel `key`, and when did it last leave."""
+        """Past members: was `account` a member of channel `key`, and when did it last leave
+        (None: not since it last joined).
+
+        Read from the JOIN, PART, QUIT and KICK records that are still kept (see
+        `membership_of`); the store picks them out.
+        """
         raise NotImplementedError
 
     async def flush(self) -> None:
@@ -316,10 +323,11 @@ class _Converters:
     @staticmethod
     def user_record(event: Event, kind: str, actor: User | None, target: str,
                     **values: Any) -> HistoryRecord:
+        # The event's own msgid: the one its recipients saw live (event-playback).
         if actor is None:  # the server (services, a REHASH)
-            return HistoryRecord(new_msgid(), event.time, kind, "", "", target, **values)
+            return HistoryRecord(event.msgid, event.time, kind, "", "", target, **values)
         return HistoryRecord(
-            msgid=new_msgid(), time=event.time, kind=kind, sender=actor.name,
+            msgid=event.msgid, time=event.time, kind=kind, sender=actor.name,
             sender_mask=actor.mask, target=target, account=actor.account,
             bot="bot" in actor.flags, **values,
         )
@@ -348,7 +356,7 @@ class _Converters:
     def renamed(self, event: Renamed) -> list[Entry]:
         user = event.user
         record = HistoryRecord(
-            msgid=new_msgid(), time=event.time, kind="nick", sender=event.old_name,
+            msgid=event.msgid, time=event.time, kind="nick", sender=event.old_name,
             sender_mask=f"{event.old_name}!{user.username}@{user.host}", target="",
             text=event.new_name, account=user.account, bot="bot" in user.flags,
         )
@@ -378,13 +386,19 @@ class _Converters:
 
 
 def after_time(ref: Ref, inclusive: bool) -> float:
-    """The earliest record time after a timestamp reference.
+    """The earliest record time after (or at) a timestamp reference.
 
     Timestamps have milliseconds and records finer times: a record is after
-    12:00:00.123 when its millisecond is, from 12:00:00.124 on.
+    12:00:00.123 when its millisecond (as shown, `millis`) is, from 12:00:00.124 on.
     """
     assert ref.time is not None
-    return ref.time if inclusive else ref.time + 0.001
+    return millisecond_start(millis(ref.time) + (0 if inclusive else 1))
+
+
+def before_time(ref: Ref) -> float:
+    """Records before a timestamp reference are earlier than this: their millisecond is."""
+    assert ref.time is not None
+    return millisecond_start(millis(ref.time))
 
 
 def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
@@ -400,14 +414,19 @@ def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
         return None
 
     lower = upper = None
+    after_bound = before_bound = 0.0  # the time bounds of timestamp references
     if query.after is not None:
         lower = locate(query.after)
         if query.after.msgid is not None and lower is None:
             return []
+        if lower is None:
+            after_bound = after_time(query.after, query.after_inclusive)
     if query.before is not None:
         upper = locate(query.before)
         if query.before.msgid is not None and upper is None:
             return []
+        if upper is None:
+            before_bound = before_time(query.before)
     picked: list[HistoryRecord] = []
     for order, entry in entries:
         record = entry.record
@@ -424,13 +443,13 @@ def select_entries(entries: list[tuple[int, Entry]], query: Query, now: float,
             if lower is not None:
                 if order < lower[1] or (order == lower[1] and not query.after_inclusive):
                     continue
-            elif record.time < after_time(query.after, query.after_inclusive):
+            elif record.time < after_bound:
                 continue
         if query.before is not None:
             if upper is not None:
                 if order >= upper[1]:
                     continue
-            elif record.time >= query.before.time:
+            elif record.time >= before_bound:
                 continue
         picked.append(record)
     if query.limit <= 0:
@@ -509,16 +528,34 @@ class MemoryHistory(History):
         return [(name, when) for when, name in found[:limit]]
 
     async def membership(self, key: str, account: str) -> tuple[bool, float | None]:
-        joined, left = False, None
-        for entry in self._rings.get(key, ()):
-            if entry.subject != account:
-                continue
-            kind = entry.record.kind
-            if kind == "join":
-                joined, left = True, None
-            elif kind in ("part", "quit", "kick"):
-                left = entry.record.time
-        return joined, left
+        age = self.retention.age_for(key)
+        oldest = time.time() - age if age is not None else None  # reads never see older
+        return membership_of(
+            (entry.record.kind, entry.record.time) for entry in self._rings.get(key, ())
+            if entry.subject == account and entry.record.kind in MEMBERSHIP_KINDS
+            and (oldest is None or entry.record.time >= oldest)
+        )
+
+
+# The records that tell who was a member of a channel, and until when.
+MEMBERSHIP_KINDS = ("join", "part", "quit", "kick")
+
+
+def membership_of(records: Iterable[tuple[str, float]]) -> tuple[bool, float | None]:
+    """(was a member, when it last left) from an account's (kind, time) membership
+    records in a channel, oldest first.
+
+    A PART, QUIT or KICK proves a membership too, even when its JOIN was pruned: a
+    long-time member that leaves a busy channel is a past member. Pruning drops the
+    oldest records first, so a leaving is dropped only after every record it makes
+    readable: when nothing of an account's membership is left, nothing it could
+    read is either.
+    """
+    member, left = False, None
+    for kind, when in records:
+        member = True
+        left = None if kind == "join" else when
+    return member, left
 
 
 def target_name(entry: Entry, party: str | None) -> str:

@@ -57,6 +57,7 @@ from words.realm.events import (
     RealnameChanged,
     Renamed,
     Said,
+    ServerBanChanged,
     SettingsChanged,
     SignedOn,
     UserCreated,
@@ -205,6 +206,7 @@ class WordsRealm:
             AwayChanged: self._apply_away_changed,
             UserFlagsChanged: self._apply_user_flags_changed,
             Wallops: self._apply_wallops,
+            ServerBanChanged: lambda event: (),  # kept by the IRC server, not here
             GroupRegistered: self._apply_group_registered,
             GroupDropped: self._apply_group_dropped,
             AccessChanged: self._apply_access_changed,
@@ -484,6 +486,10 @@ class WordsRealm:
     def wallops(self, sender: User | None, text: str) -> None:
         self.apply(Wallops(sender=sender, text=text))
 
+    def server_ban_changed(self, kind: str, mask: str, ban: Any = None) -> None:
+        """A K-line or D-line was set (`ban`) or lifted (None): tell whoever keeps them."""
+        self.apply(ServerBanChanged(kind=kind, mask=mask, ban=ban))
+
     def change_settings(
         self, group: Group, changes: list[tuple[str, bool, Any]], by: User | None = None
     ) -> list[tuple[str, bool, Any]]:
@@ -583,7 +589,7 @@ class WordsRealm:
             if group.transient and not group.members:
                 self._follow_ups.append(GroupRemoved(group=group))
         user.groups.clear()
-        user.mind = None
+        event.mind, user.mind = user.mind, None
         if user.transient:
             self.users.pop(user.folded, None)
         return minds

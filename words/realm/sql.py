@@ -10,6 +10,8 @@ The write-behind is one queue served by one task, in order. While the
 database is away each write is retried until it is back (words.store.database
 `retrying`), so changes made meanwhile wait in memory, are never dropped, and
 land in the order they were made; `flush(timeout)` tells whether they did.
+`write_behind` queues a change of someone else's (the IRC server's K-lines and
+D-lines) in the same queue and tells when it is stored.
 """
 
 from __future__ import annotations
@@ -57,10 +59,12 @@ class SQLWordsRealm(WordsRealm):
         self.db = Database(url)
         self.accounts = AccountStore(self.db, self.casefold)
         self.channel_store = ChannelStore(self.db, self.casefold)
-        # K-lines and D-lines: the IRC server loads them at start and saves each change.
-        self.server_ban_store = ServerBanStore(self.db, self.casefold)
-        # The write-behind: changes in order, served by one task (_drain).
-        self._queue: deque[Coroutine[Any, Any, Any]] = deque()
+        # K-lines and D-lines: the IRC server loads them at start and saves each change
+        # through the write-behind, so one set while the database is away is not lost.
+        self.server_ban_store = ServerBanStore(self.db, self.casefold, write_behind=self.write_behind)
+        # The write-behind: changes in order, served by one task (_drain); each with the
+        # future write_behind() handed out, if any.
+        self._queue: deque[tuple[Coroutine[Any, Any, Any], asyncio.Future | None]] = deque()
         self._queued = 0  # changes ever queued
         self._stored = 0  # of those, how many are done (stored, or refused and logged)
         self._progress = asyncio.Condition()
@@ -83,8 +87,10 @@ class SQLWordsRealm(WordsRealm):
         if drainer is not None:
             drainer.cancel()
             await asyncio.gather(drainer, return_exceptions=True)
-        for coro in self._queue:
+        for coro, done in self._queue:
             coro.close()  # never started (the one under way ended with the cancel)
+            if done is not None:
+                done.cancel()
         self._queue.clear()
         await asyncio.to_thread(self.db.close)
 
@@ -156,8 +162,20 @@ class SQLWordsRealm(WordsRealm):
         elif kind is AccessChanged:
             self._write(store.save_access(group.name, event.account, event.level))
 
-    def _write(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._queue.append(coro)
+    def write_behind(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future:
+        """Queue `coro` (a store transaction) behind the changes queued before it.
+
+        Retried while the database is away, as every queued change. The future
+        gets its result once stored, or the StoreError of a database that refused
+        it (logged either way), or is cancelled if the realm closes first.
+        """
+        done = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)  # nobody has to wait for it
+        self._write(coro, done)
+        return done
+
+    def _write(self, coro: Coroutine[Any, Any, Any], done: asyncio.Future | None = None) -> None:
+        self._queue.append((coro, done))
         self._queued += 1
         if self._drainer is None:
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
@@ -167,18 +185,30 @@ class SQLWordsRealm(WordsRealm):
         try:
             with retrying():
                 while self._queue:
+                    coro, done = self._queue[0]
                     try:
-                        await self._queue[0]
+                        result = await coro
                     except StoreError as exc:
                         # Refused by the database itself (not its absence): retrying
                         # cannot help. Logged, so it is never lost silently.
                         log.error("could not store a change, the database refused it: %s", exc)
+                        if done is not None and not done.done():
+                            done.set_exception(exc)
+                    else:
+                        if done is not None and not done.done():
+                            done.set_result(result)
                     self._queue.popleft()
                     self._stored += 1
                     async with self._progress:
                         self._progress.notify_all()
         finally:
             self._drainer = None
+
+
+def _retrieved(future: asyncio.Future) -> None:
+    """Mark a write_behind() future's error as seen (the write-behind logged it)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _settings_dict(settings: GroupSettings) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING
 
 from words.services.accounts import Registrar, RegistrationError
-from words.services.base import ServiceBot
+from words.services.base import ServiceBot, answering
 from words.services.chanserv import ChanServ
 from words.services.nickserv import NickServ
 
@@ -78,8 +78,12 @@ class Services:
         self.nickserv = self.chanserv = None
 
     def spawn(self, coro: Coroutine) -> asyncio.Task:
-        """Run `coro` as a task that `stop` cancels."""
+        """Run `coro` as a task that `stop` cancels (and that answers the front end's
+        command being handled, if it asks: `answering`)."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        waiting = answering.get()
+        if waiting is not None:
+            waiting.append(task)
         return task

@@ -4,12 +4,14 @@ A service is a user of the realm like any other (NickServ, ChanServ), signed
 on with a `ServiceBot` as its mind. A private message to it is a command; the
 answer is a notice from it, so it works the same for every front end (IRC
 now, the XMPP gateway later). Each command runs in a task (hashing and the
-database are slow); one user's commands are answered in the order sent.
+database are slow); one user's commands are answered in the order sent. A front
+end that sets `answering` learns which tasks answer the command it is handling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import weakref
@@ -24,6 +26,12 @@ if TYPE_CHECKING:
     from words.services import Services
 
 log = logging.getLogger("words.services")
+
+# Set by a front end while it handles one of its user's commands: the tasks services start
+# meanwhile (a command's reply) join this list, so the front end can send what they say
+# to that user as the command's answer (IRC labeled-response).
+answering: contextvars.ContextVar[list[asyncio.Task] | None] = contextvars.ContextVar(
+    "answering", default=None)
 
 Command = Callable[["User", list[str]], Awaitable[None]]
 

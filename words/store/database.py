@@ -73,6 +73,17 @@ def is_transient(exc: SQLAlchemyError) -> bool:
     return isinstance(exc, DatabaseError) and not isinstance(exc, refusals)
 
 
+def describe(exc: BaseException) -> str:
+    """What went wrong, fit for a log: the driver's error and the first line of its message.
+
+    Never the statement, its parameters or PostgreSQL's DETAIL ("Failing row
+    contains (...)"), which would put password hashes and message text in the log.
+    """
+    source = getattr(exc, "orig", None) or exc
+    lines = str(source).strip().splitlines()
+    return f"{type(source).__name__}: {lines[0]}" if lines else type(source).__name__
+
+
 class _FileGone(Exception):
     """The SQLite file was removed while words runs."""
 
@@ -115,7 +126,9 @@ class Database:
         self.backend = parsed.get_backend_name()
         if self.backend == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        # hide_parameters: an error's text never holds what the statement carried
+        # (password hashes, SCRAM verifiers, message text).
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if self.backend == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
@@ -162,10 +175,12 @@ class Database:
             if transient and self.available:
                 self.available = False
                 log.error("the database is unavailable; changes wait in memory and are retried")
-            log.error("database error while %s: %s", what, exc)
+            log.error("database error while %s: %s", what, describe(exc))
+            # Not chained: a traceback of the cause (logged with a failed REGISTER, say)
+            # would show the statement and the driver's DETAIL, which can hold a row.
             raise StoreError(
                 f"database error while {what}: {exc.__class__.__name__}", transient=transient
-            ) from exc
+            ) from None
         if not self.available:
             self.available = True
             log.warning("the database is back")

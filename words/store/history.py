@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
 from words.realm.history import (
+    MEMBERSHIP_KINDS,
     MESSAGE_KINDS,
     Entry,
     History,
@@ -36,6 +37,8 @@ from words.realm.history import (
     Ref,
     Retention,
     after_time,
+    before_time,
+    membership_of,
     target_name,
 )
 from words.store import schema
@@ -218,10 +221,12 @@ class SQLHistory(History):
         if query.until is not None:
             conditions.append(c.time <= query.until)
         conditions.append(self._fresh(query.keys, now))
-        order = c.id.desc() if query.newest else c.id
+        # By time (then id, the order within one node's writes): in a cluster each node
+        # writes behind into this table, so ids are not quite in time order.
+        order = (c.time.desc(), c.id.desc()) if query.newest else (c.time, c.id)
         rows = conn.execute(
             select(c.id, c.msgid, c.time, c.kind, c.data).where(*conditions)
-            .order_by(order).limit(query.limit)
+            .order_by(*order).limit(query.limit)
         ).all()
         if query.newest:
             rows.reverse()
@@ -234,12 +239,15 @@ class SQLHistory(History):
             row = _locate(conn, query.keys, ref.msgid)
             if row is None:
                 return None
+            # The position (time, id) of the referenced record, in the order of _select.
+            same_time = c.time == row.time
             if lower:
-                return c.id >= row.id if query.after_inclusive else c.id > row.id
-            return c.id < row.id
+                after = c.id >= row.id if query.after_inclusive else c.id > row.id
+                return or_(c.time > row.time, and_(same_time, after))
+            return or_(c.time < row.time, and_(same_time, c.id < row.id))
         if lower:
             return c.time >= after_time(ref, query.after_inclusive)
-        return c.time < ref.time
+        return c.time < before_time(ref)
 
     def _fresh(self, keys: Iterable[str], now: float):
         """Records not past their conversation's age (pruning runs only once a minute)."""
@@ -286,16 +294,10 @@ class SQLHistory(History):
             rows = conn.execute(
                 select(c.kind, c.time).where(
                     c.conversation == key, c.subject == account,
-                    c.kind.in_(["join", "part", "quit", "kick"]),
-                ).order_by(c.id)
+                    c.kind.in_(MEMBERSHIP_KINDS), self._fresh([key], time.time()),
+                ).order_by(c.time, c.id)
             ).all()
-            joined, left = False, None
-            for kind, when in rows:
-                if kind == "join":
-                    joined, left = True, None
-                else:
-                    left = when
-            return joined, left
+            return membership_of((kind, when) for kind, when in rows)
 
         return await self._read(op, "reading channel membership history")
 

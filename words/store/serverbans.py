@@ -1,10 +1,17 @@
-"""Server bans (K-lines and D-lines) in SQL: loaded at start, written when an oper sets one."""
+"""Server bans (K-lines and D-lines) in SQL: loaded at start, written when an oper sets one.
+
+`write_behind` (the SQL realm's) queues a change behind the realm's others, retried
+while the database is away (words.irc.serverbans uses it); `save` and `remove` are
+the transactions themselves.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select
 
@@ -25,9 +32,13 @@ class ServerBanRecord:
 
 
 class ServerBanStore:
-    def __init__(self, db: Database, casefold: Callable[[str], str] = str.lower) -> None:
+    def __init__(
+        self, db: Database, casefold: Callable[[str], str],
+        write_behind: Callable[[Coroutine[Any, Any, Any]], asyncio.Future],
+    ) -> None:
         self.db = db
         self.casefold = casefold
+        self.write_behind = write_behind
 
     async def all(self, now: float | None = None) -> list[ServerBanRecord]:
         """Every ban still in force (expired ones are left out, and deleted)."""

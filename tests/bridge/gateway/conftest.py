@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 from gateway_support import Inbox, gateway_config
-from xmpp_support import connect_client, disconnect_client
+from xmpp_support import DOMAIN, connect_client, disconnect_client
 
 _names = itertools.count(1)
 
@@ -28,12 +28,13 @@ async def gateway_server(start_server, prosody):
 
 @pytest.fixture
 async def xmpp_user(prosody):
-    """`await xmpp_user("alice")`: a logged-in slixmpp client (unique JID) and its Inbox."""
+    """`await xmpp_user("alice")`: a logged-in slixmpp client (unique JID) and its Inbox
+    (`domain=OTHER_DOMAIN`: a user of the second host)."""
     clients = []
 
-    async def open_client(name: str, password: str = "secretpw"):
+    async def open_client(name: str, password: str = "secretpw", domain: str = DOMAIN):
         jid_name = f"{name}{next(_names)}"
-        client = await connect_client(prosody, jid_name, password)
+        client = await connect_client(prosody, jid_name, password, domain=domain)
         clients.append(client)
         client.inbox = Inbox(client)
         return client

@@ -224,3 +224,48 @@ async def test_one_jid_has_at_most_five_nicks(gateway_server, xmpp_user):
         "not-allowed", "You already use 5 nicks here: join with one of them")
     await join(alice, "#n5", "alice0")  # an existing nick may join more rooms
     assert sorted(server.realm.find_user("alice0").groups) == ["#n0", "#n5"]
+
+
+async def test_a_banned_occupant_is_told_why_his_message_is_refused(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await op_of(server, "#nospeak")
+    try:
+        alice = await xmpp_user("alice")
+        await join(alice, "#nospeak", "alice")
+        await bob.expect("JOIN")
+        await bob.send(f"MODE #nospeak +b *!{alice.boundjid.user}@localhost")
+        await bob.expect("MODE")
+        alice.send_message(room("#nospeak"), "let me talk", mtype="groupchat")
+        error = await alice.inbox.error("forbidden")
+        assert error["error"]["text"] == "You are banned from this channel (+b)"
+        assert error["error"]["type"] == "auth"
+        assert not [m for m in await bob.until_pong() if m.command == "PRIVMSG"]
+        # Nor is it reflected: only the error came back.
+        assert not [s for s in alice.inbox.stanzas if s.name == "message" and s["body"]]
+    finally:
+        await bob.close()
+
+
+async def test_room_features_follow_the_channel_modes(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await op_of(server, "#modes")
+    try:
+        alice = await xmpp_user("alice")
+        disco = alice.plugin["xep_0030"]
+
+        async def features() -> set[str]:
+            info = await disco.get_info(jid=room("#modes"), timeout=10, cached=False)
+            return set(info["disco_info"]["features"])
+
+        assert {"muc_unsecured", "muc_open", "muc_unmoderated", "muc_public"} <= await features()
+        await bob.send("MODE #modes +kim sesame")
+        await bob.expect("MODE")
+        now = await features()
+        assert {"muc_passwordprotected", "muc_membersonly", "muc_moderated"} <= now
+        assert not {"muc_unsecured", "muc_open", "muc_unmoderated"} & now
+        await bob.send("MODE #modes -k sesame")
+        await bob.expect("MODE")
+        now = await features()
+        assert "muc_unsecured" in now and "muc_passwordprotected" not in now
+    finally:
+        await bob.close()

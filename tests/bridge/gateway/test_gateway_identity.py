@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
-from gateway_support import join
+from gateway_support import join, register
 from slixmpp.exceptions import IqError, PresenceError
+from xmpp_support import OTHER_DOMAIN
 
 from words.cred import PasswordHasher
 
 REGISTER = "{jabber:iq:register}"
-
-
-async def register(client, username: str | None, password: str | None, remove: bool = False):
-    iq = client.make_iq_set(ito="irc.localhost")
-    query = ET.Element(f"{REGISTER}query")
-    if remove:
-        ET.SubElement(query, f"{REGISTER}remove")
-    else:
-        ET.SubElement(query, f"{REGISTER}username").text = username
-        ET.SubElement(query, f"{REGISTER}password").text = password
-    iq.append(query)
-    return await iq.send(timeout=10)
 
 
 async def test_unknown_jids_are_refused_until_linked_with_the_right_password(
@@ -75,11 +62,41 @@ async def test_linking_is_throttled_like_irc_logins(gateway_server, xmpp_user):
     assert throttled.value.condition == "resource-constraint"
 
 
+async def test_one_jid_trying_many_account_names_is_throttled(gateway_server, xmpp_user):
+    server = await gateway_server(unknown_jids="refuse",
+                                  limits={"login_failures_per_address": 3})
+    await server.realm.accounts.create("hana", PasswordHasher(ln=4).hash("hanapass1"))
+    mallory = await xmpp_user("mallory")
+    for name in ("hana1", "hana2", "hana3"):  # a new name each time: no account's limit
+        with pytest.raises(IqError) as wrong:
+            await register(mallory, name, "guess")
+        assert wrong.value.condition == "not-authorized"
+    with pytest.raises(IqError) as throttled:
+        await register(mallory, "hana", "hanapass1")  # right, but this JID is blocked
+    assert throttled.value.condition == "resource-constraint"
+    assert throttled.value.text == "Too many failed logins; try again later"
+    assert await server.realm.accounts.account_for_jid(mallory.boundjid.bare) is None
+    # Per JID: another JID links the same account with its password.
+    hana = await xmpp_user("hana")
+    await register(hana, "hana", "hanapass1")
+    assert await server.realm.accounts.account_for_jid(hana.boundjid.bare) == "hana"
+
+
 async def test_a_trusted_domain_is_its_accounts_and_guests_have_none(gateway_server, xmpp_user):
-    server = await gateway_server(trusted_domains=("localhost",))
+    server = await gateway_server(trusted_domains=("localhost",))  # unknown_jids: guest
     erin = await xmpp_user("erin")
     await join(erin, "#trust", "erin")
+    # Her account by the domain's rule, though it was never registered.
     assert server.realm.find_user("erin").account == erin.boundjid.user
+    assert await server.realm.accounts.get(erin.boundjid.user) is None
+    # A JID of another domain is no account, even with the same local part: a guest.
+    guest = await xmpp_user("erin", domain=OTHER_DOMAIN)
+    assert guest.boundjid.bare == f"{guest.boundjid.user}@{OTHER_DOMAIN}"
+    result = await join(guest, "#trust", "guest")
+    assert result.presence["muc"]["status_codes"] == {110}
+    user = server.realm.find_user("guest")
+    assert user.account is None
+    assert (user.username, user.host) == (guest.boundjid.user, OTHER_DOMAIN)
 
 
 async def test_guests_join_without_an_account(gateway_server, xmpp_user):

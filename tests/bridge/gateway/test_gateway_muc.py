@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway_support import MUC_USER, item_of, join, room, subject_of
-from support import RawClient
+from gateway_support import MUC_USER, irc_client, item_of, join, room, subject_of
 from support import join as irc_join
 from xmpp_support import disconnect_client, loopback_client
-
-
-async def irc_client(server, nick: str) -> RawClient:
-    client = await RawClient.connect(server.port)
-    await client.register(nick)
-    return client
 
 
 async def test_join_both_ways_and_messages_with_ids(gateway_server, xmpp_user):
@@ -408,3 +401,93 @@ async def test_the_outcast_list_shows_the_bans_that_are_jids(gateway_server, xmp
     await muc.set_affiliation(room("#bans"), "none", jid="eve@evil.example")
     assert [str(j) for j in await muc.get_affiliation_list(
         room("#bans"), "outcast", timeout=10)] == ["spam.example"]
+
+
+async def test_an_irc_quit_is_an_unavailable_presence_with_the_quit_message(
+        gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    dave = await irc_client(server, "dave")
+    try:
+        await irc_join(bob, "#quits")
+        await irc_join(dave, "#quits")
+        alice = await xmpp_user("alice")
+        await join(alice, "#quits", "alice")
+        await dave.send("QUIT :off to bed")
+        gone = await alice.inbox.expect(
+            lambda s: s.name == "presence" and s["type"] == "unavailable", "dave's quit")
+        assert str(gone["from"]) == f"{room('#quits')}/dave"
+        assert gone["status"] == "Quit: off to bed"
+        assert gone["muc"]["role"] == "none"
+        assert gone["muc"]["status_codes"] == set()  # neither kicked nor herself
+        # The others stay.
+        await bob.send("PRIVMSG #quits :still here")
+        await alice.inbox.message("still here", f"{room('#quits')}/bob")
+    finally:
+        await bob.close()
+        await dave.close()
+
+
+def presence_of(nick: str, channel: str):
+    return lambda s: (s.name == "presence" and str(s["from"]) == f"{room(channel)}/{nick}"
+                      and s["type"] != "unavailable")
+
+
+async def test_irc_voice_is_participant_and_member_on_xmpp(gateway_server, xmpp_user):
+    server = await gateway_server()
+    bob = await irc_client(server, "bob")
+    dave = await irc_client(server, "dave")
+    try:
+        await irc_join(bob, "#voices")
+        await irc_join(dave, "#voices")
+        await bob.send("MODE #voices +m")
+        await bob.expect("MODE")
+        alice = await xmpp_user("alice")
+        result = await join(alice, "#voices", "alice")
+        dave_seen = next(p for p in result.occupants if str(p["from"]).endswith("/dave"))
+        assert (dave_seen["muc"]["role"], dave_seen["muc"]["affiliation"]) == ("visitor", "none")
+        assert (result.presence["muc"]["role"], result.presence["muc"]["affiliation"]) == (
+            "visitor", "none")
+        alice.inbox.clear()
+        await bob.send("MODE #voices +v dave")
+        voiced = await alice.inbox.expect(presence_of("dave", "#voices"), "dave voiced")
+        assert (voiced["muc"]["role"], voiced["muc"]["affiliation"]) == ("participant", "member")
+        await bob.send("MODE #voices +v alice")
+        own = await alice.inbox.expect(presence_of("alice", "#voices"), "her voice")
+        assert (own["muc"]["role"], own["muc"]["affiliation"]) == ("participant", "member")
+        assert own["muc"]["status_codes"] == {110}
+        # Voiced, she may speak in the +m channel.
+        alice.send_message(room("#voices"), "voiced now", mtype="groupchat")
+        assert (await bob.expect("PRIVMSG")).params == ["#voices", "voiced now"]
+    finally:
+        await bob.close()
+        await dave.close()
+
+
+async def test_visitor_role_and_admin_member_affiliations_are_irc_modes(gateway_server, xmpp_user):
+    server = await gateway_server()
+    alice = await xmpp_user("alice")
+    await join(alice, "#ranks", "alice")  # the first one in: channel operator
+    dave = await irc_client(server, "dave")
+    muc = alice.plugin["xep_0045"]
+    try:
+        await irc_join(dave, "#ranks")
+        await alice.inbox.expect(presence_of("dave", "#ranks"), "dave")
+        alice.inbox.clear()
+        await muc.set_affiliation(room("#ranks"), "admin", nick="dave")
+        mode = await dave.expect("MODE")
+        assert mode.source.startswith("alice!") and mode.params == ["#ranks", "+o", "dave"]
+        shown = await alice.inbox.expect(presence_of("dave", "#ranks"), "dave the admin")
+        assert (shown["muc"]["role"], shown["muc"]["affiliation"]) == ("moderator", "admin")
+        await muc.set_role(room("#ranks"), "dave", "visitor")
+        assert (await dave.expect("MODE")).params == ["#ranks", "-o", "dave"]
+        await muc.set_affiliation(room("#ranks"), "member", nick="dave")
+        assert (await dave.expect("MODE")).params == ["#ranks", "+v", "dave"]
+        await muc.set_role(room("#ranks"), "dave", "visitor")
+        assert (await dave.expect("MODE")).params == ["#ranks", "-v", "dave"]
+        # Given as nick@component, an IRC user is found too.
+        await muc.set_affiliation(room("#ranks"), "member", jid="dave@irc.localhost")
+        assert (await dave.expect("MODE")).params == ["#ranks", "+v", "dave"]
+        assert server.realm.find_group("#ranks").members[server.realm.find_user("dave")] == "v"
+    finally:
+        await dave.close()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import re
 
 import pytest
 from gateway_support import Inbox, gateway_config, join, room
@@ -63,20 +66,27 @@ async def test_a_restart_within_the_grace_time_is_invisible_on_irc(start_server,
 
 
 async def test_past_the_grace_time_xmpp_users_quit(start_server, own_prosody):
-    server = await start_server(xmpp=gateway_config(own_prosody, grace_seconds=0.5))
+    grace = 1.0
+    server = await start_server(xmpp=gateway_config(own_prosody, grace_seconds=grace))
     gateway = server.gateway
     await gateway.wait_connected(15)
     bob = await RawClient.connect(server.port)
     await bob.register("bob")
     await irc_join(bob, "#outage")
     alice = await xmpp_client(own_prosody, "alice")
+    loop = asyncio.get_running_loop()
     try:
         await join(alice, "#outage", "alice")
         await bob.expect("JOIN")
+        # stop() blocks this loop until Prosody is gone: the gateway hears of the drop
+        # only after `dropped`, so its grace cannot have started earlier.
         own_prosody.stop()
+        dropped = loop.time()
+        assert [m.command for m in await bob.until_pong()] == []  # not at once
         # Prosody may tell the gateway first (the client was disconnected) or not
         # (the link went down first): either way she leaves once the grace is over.
-        gone = await bob.read_message()
+        gone = await bob.read_message(timeout=grace + 10)
+        assert loop.time() - dropped >= grace
         assert gone.source.startswith("alice!")
         assert (gone.command, gone.params) in (
             ("PART", ["#outage", "Disconnected: Received SIGTERM"]),
@@ -139,3 +149,36 @@ async def test_a_wrong_secret_is_logged_and_retried(start_server, prosody, caplo
         lambda: sum("reconnecting to" in r.getMessage() for r in caplog.records) >= 2,
         "a second attempt")
     assert not server.gateway.connected.is_set()
+
+
+async def test_the_reconnect_wait_doubles_up_to_the_maximum_and_starts_over(
+        start_server, own_prosody, caplog):
+    caplog.set_level(logging.INFO, "bridge.gateway")
+    own_prosody.stop()  # its ports stay known and closed: each attempt is refused
+    server = await start_server(xmpp=gateway_config(own_prosody, reconnect_min=0.2,
+                                                    reconnect_max=0.8))
+    gateway = server.gateway
+
+    def records(text: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if text in r.getMessage()]
+
+    await wait_until(lambda: len(records("cannot connect")) >= 5, "five refused attempts",
+                     timeout=30)
+    waits = [float(re.search(r" in ([\d.]+)s$", r.getMessage()).group(1))
+             for r in records("reconnecting to")]
+    assert waits[:5] == [0.2, 0.4, 0.8, 0.8, 0.8]
+    # Lower bounds only: an attempt never comes before its wait is over (a loaded
+    # machine only makes the gaps longer). 10 ms for the clocks' rounding.
+    failed = [r.created for r in records("cannot connect")]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(failed)]
+    for gap, wait in zip(gaps[:4], waits):
+        assert gap >= wait - 0.01, (gaps, waits)
+
+    # Once a link was up, the next wait starts over from reconnect_min.
+    own_prosody.start()
+    await gateway.wait_connected(15)
+    caplog.clear()
+    gateway.xmpp.abort()
+    await wait_until(lambda: records("reconnecting to"), "the retry after the drop")
+    assert records("reconnecting to")[0].getMessage().endswith(" in 0.2s")
+    await gateway.wait_connected(15)

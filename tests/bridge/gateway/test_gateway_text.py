@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import math
+import time
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
-from gateway_support import join, room
-from support import RawClient
-from support import join as irc_join
+from gateway_support import irc_client, join, room
+from slixmpp.plugins import xep_0082
+from support import RawClient, wait_until
 
+SID = "{urn:xmpp:sid:0}"
 
-async def irc(server, nick: str, channel: str) -> RawClient:
-    client = await RawClient.connect(server.port)
-    await client.register(nick)
-    await irc_join(client, channel)
-    return client
 
 
 async def test_recent_history_comes_with_delay_before_the_subject(gateway_server, xmpp_user):
     server = await gateway_server(history=2)
-    bob = await irc(server, "bob", "#past")
+    bob = await irc_client(server, "bob", "#past")
     try:
         for text in ("one", "two", "\x01ACTION three\x01"):
             await bob.send(f"PRIVMSG #past :{text}")
@@ -37,9 +36,86 @@ async def test_recent_history_comes_with_delay_before_the_subject(gateway_server
         await bob.close()
 
 
+async def said_in(server, bob: RawClient, channel: str, texts: list[str]) -> list[float]:
+    """Bob says each of `texts`, each in a later millisecond; their times in the history."""
+    times = []
+    for text in texts:
+        if times:  # a `since` may fall between two messages
+            await wait_until(lambda: time.time() > times[-1] + 0.002, "the clock to move on")
+        await bob.send(f"PRIVMSG {channel} :{text}")
+        await bob.until_pong()
+        times.append((await server.realm.history.latest(channel, 1))[0].time)
+    return times
+
+
+async def test_the_clients_history_request_is_honoured(gateway_server, xmpp_user):
+    """XEP-0045 7.2.15: maxchars (0: none), maxstanzas, seconds, since."""
+    server = await gateway_server()
+    bob = await irc_client(server, "bob", "#asked")
+    texts = ["old", *(f"{n} " + "x" * 400 for n in (1, 2, 3))]
+    try:
+        times = await said_in(server, bob, "#asked", texts)
+
+        async def history(**request) -> list[str]:
+            client = await xmpp_user("amy")
+            result = await join(client, "#asked", "amy", **{"maxstanzas": None, **request})
+            return [m["body"] for m in result.history]
+
+        assert await history() == texts  # none asked: the gateway's limit (20)
+        assert await history(maxstanzas=2) == texts[2:]
+        assert await history(maxchars=0) == []
+        # One 400-character message and its envelope fit in 1000 characters, two do not.
+        assert await history(maxchars=1000) == texts[3:]
+        assert await history(seconds=3600) == texts
+        assert await history(seconds=0) == []
+        # From the second message on (its millisecond, which the first is before).
+        since = datetime.fromtimestamp(math.floor(times[1] * 1000) / 1000, UTC)
+        assert await history(since=since) == texts[1:]
+    finally:
+        await bob.close()
+
+
+async def test_history_on_join_is_what_chathistory_latest_gives(
+        gateway_server, xmpp_user, tmp_path):
+    """On the SQL realm: the same bodies, in the same order, stanza-ids the IRC msgids."""
+    server = await gateway_server(config={"database": f"sqlite:///{tmp_path / 'words.db'}"})
+    bob = await irc_client(server, "bob", "#logged")
+    carol = await irc_client(server, "carol", "#logged")
+    try:
+        for n in range(6):  # one at a time: two connections' lines have no order
+            sender = bob if n % 2 else carol
+            await sender.send(f"PRIVMSG #logged :message number {n}")
+            await sender.until_pong()
+        await bob.send("NOTICE #logged :a notice too")
+        await bob.until_pong()
+        await carol.send("CAP REQ :batch server-time message-tags draft/chathistory")
+        await carol.expect("CAP", "carol", "ACK")
+        await carol.send("CHATHISTORY LATEST #logged * 4")
+        await carol.expect("BATCH")
+        irc_lines = []
+        while (line := await carol.read_message()).command != "BATCH":
+            irc_lines.append(line)
+        assert [m.params[-1] for m in irc_lines] == [
+            "message number 3", "message number 4", "message number 5", "a notice too"]
+
+        alice = await xmpp_user("alice")
+        result = await join(alice, "#logged", "alice", maxstanzas=4)
+        assert [m["body"] for m in result.history] == [m.params[-1] for m in irc_lines]
+        assert [m.xml.find(f"{SID}stanza-id").get("id") for m in result.history] == [
+            m.tags["msgid"] for m in irc_lines]
+        assert [m["id"] for m in result.history] == [m.tags["msgid"] for m in irc_lines]
+        assert [m["delay"]["stamp"] for m in result.history] == [
+            xep_0082.parse(m.tags["time"]) for m in irc_lines]
+        assert [str(m["from"]) for m in result.history] == [
+            f"{room('#logged')}/{m.source.split('!')[0]}" for m in irc_lines]
+    finally:
+        await bob.close()
+        await carol.close()
+
+
 async def test_formatting_is_styling_both_ways(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#style")
+    bob = await irc_client(server, "bob", "#style")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#style", "alice")
@@ -54,7 +130,7 @@ async def test_formatting_is_styling_both_ways(gateway_server, xmpp_user):
 
 async def test_formatting_can_be_stripped(gateway_server, xmpp_user):
     server = await gateway_server(formatting="strip")
-    bob = await irc(server, "bob", "#plain")
+    bob = await irc_client(server, "bob", "#plain")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#plain", "alice")
@@ -73,7 +149,7 @@ def child(msg, tag: str, **attrs) -> ET.Element:
 
 async def test_corrections_replies_and_reactions_become_explicit_text(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#rich")
+    bob = await irc_client(server, "bob", "#rich")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#rich", "alice")
@@ -111,7 +187,7 @@ async def test_corrections_replies_and_reactions_become_explicit_text(gateway_se
 
 async def test_control_characters_never_reach_the_xml_stream(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#ctl")
+    bob = await irc_client(server, "bob", "#ctl")
     try:
         alice = await xmpp_user("alice")
         await join(alice, "#ctl", "alice")
@@ -134,7 +210,7 @@ async def test_control_characters_never_reach_the_xml_stream(gateway_server, xmp
 
 async def test_xmpp_text_for_one_line_irc_fields_stays_one_line(gateway_server, xmpp_user):
     server = await gateway_server()
-    bob = await irc(server, "bob", "#lines")
+    bob = await irc_client(server, "bob", "#lines")
     try:
         await bob.send("MODE #lines -t")
         await bob.expect("MODE")

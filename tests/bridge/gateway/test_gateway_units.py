@@ -1,6 +1,8 @@
-"""The gateway's pure parts: XEP-0106 addresses, nicks, formatting, splitting."""
+"""The gateway's pure parts: XEP-0106 addresses, nicks, formatting, splitting, history requests."""
 
 from __future__ import annotations
+
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -11,6 +13,7 @@ from bridge.gateway.addresses import (
     unescape_node,
     valid_nick,
 )
+from bridge.gateway.history import Wanted, wanted
 from bridge.gateway.text import irc_lines, irc_to_xmpp, strip_irc, xmpp_to_irc
 
 
@@ -90,3 +93,28 @@ def test_an_error_condition_slixmpp_would_replace_is_refused() -> None:
     # feature-not-implemented instead, so the gateway never asks for it.
     with pytest.raises(ValueError):
         set_error(None, "policy-violation", "cancel")
+
+
+NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+
+@pytest.mark.parametrize(("attributes", "expected"), [
+    (None, Wanted(20)),
+    ({}, Wanted(20)),
+    ({"maxstanzas": "5"}, Wanted(5)),
+    ({"maxstanzas": "50"}, Wanted(20)),  # the gateway's limit caps the client's
+    ({"maxchars": "0"}, Wanted(0, None, 0)),  # 0: no history at all
+    ({"maxchars": "500", "maxstanzas": "3"}, Wanted(3, None, 500)),
+    ({"seconds": "60"}, Wanted(20, NOW - 60)),
+    ({"since": "2023-11-14T22:00:00Z"}, Wanted(20, NOW - 800)),
+    ({"since": "2023-11-14T22:00:00.500+00:00"}, Wanted(20, NOW - 799.5)),
+    # Both: the later bound (the least that satisfies both).
+    ({"since": "2023-11-14T22:00:00Z", "seconds": "60"}, Wanted(20, NOW - 60)),
+    ({"since": "2023-11-14T22:13:00Z", "seconds": "60"}, Wanted(20, NOW - 20)),
+    # Not numbers or dates: as if not given.
+    ({"maxstanzas": "-1", "maxchars": "lots", "seconds": "1.5", "since": "yesterday"},
+     Wanted(20)),
+])
+def test_a_history_request_within_the_gateways_limit(attributes, expected) -> None:
+    element = None if attributes is None else ET.Element("history", attributes)
+    assert wanted(element, 20, now=NOW) == expected

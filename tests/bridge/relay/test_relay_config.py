@@ -172,3 +172,26 @@ def test_irc_keepalive_settings():
     assert (net.ping_interval, net.ping_timeout) == (30.0, 10.0)
     assert (parse_config(BASE, "b.yaml").irc["net"].ping_interval,
             parse_config(BASE, "b.yaml").irc["net"].ping_timeout) == (120.0, 60.0)
+
+
+def test_certificate_files_are_relative_to_the_config_and_must_exist(tmp_path):
+    (tmp_path / "certs").mkdir()
+    for name in ("ca.pem", "relay.pem", "relay.key"):
+        (tmp_path / "certs" / name).write_text("not read before connecting\n")
+    config_file = tmp_path / "bridge.yaml"
+    raw = with_("irc.net.tls", {"cafile": "certs/ca.pem", "certfile": "certs/relay.pem",
+                                "keyfile": "certs/relay.key"})
+    raw["xmpp"]["acc"]["cafile"] = "certs/ca.pem"
+    config_file.write_text(yaml.safe_dump(raw))
+    config = load_config(config_file)  # from any working directory: the file's own
+    tls = config.irc["net"].tls
+    assert (tls.cafile, tls.certfile, tls.keyfile) == tuple(
+        str(tmp_path / "certs" / name) for name in ("ca.pem", "relay.pem", "relay.key"))
+    assert config.xmpp["acc"].cafile == str(tmp_path / "certs" / "ca.pem")
+    # A missing file is the config's error now, not a failed connection every minute.
+    for key, raw in [("irc.net.tls.cafile", with_("irc.net.tls", {"cafile": "nope.pem"})),
+                     ("irc.net.tls.keyfile", with_("irc.net.tls", {"keyfile": "nope.pem"})),
+                     ("xmpp.acc.cafile", with_("xmpp.acc.cafile", "nope.pem"))]:
+        with pytest.raises(ConfigError) as e:
+            parse_config(raw, "b.yaml", tmp_path)
+        assert str(e.value) == f"b.yaml: {key}: no such file: {tmp_path / 'nope.pem'}"

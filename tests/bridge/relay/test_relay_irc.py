@@ -1,4 +1,5 @@
-"""The relay's IRC side: SASL with words.cred credentials, the limiter, keys, giving up."""
+"""The relay's IRC side: PASS and SASL with words.cred credentials, the limiter, keys,
+giving up."""
 
 from __future__ import annotations
 
@@ -42,6 +43,42 @@ async def test_a_refused_sasl_password_stops_the_whole_relay(start_server, proso
     assert await asyncio.wait_for(relay.run(), 20) == 1
     assert relay.irc["local"].fatal_error == "SASL authentication failed"
     assert relay.xmpp["main"].stopping
+
+
+async def test_the_server_password_logs_the_relay_in(start_server, prosody, start_relay,
+                                                    connect, xmpp_user):
+    # Every connection needs a password here: none is refused ("Password required").
+    server = await start_server(auth=("memory:relay:pass word:alice:alicepw",))
+    room = fresh_room(prosody, "a")
+    relay = await start_relay(relay_config(server.port, prosody, [
+        {"channel": "#a", "room": room},
+    ], irc={"password": "pass word"}))
+    assert relay.irc["local"].connections == 1
+    alice = await connect("alice", password="alicepw", port=server.port)
+    await join(alice, "#a")
+    carol = await xmpp_user("carol", room)
+    await alice.send("PRIVMSG #a :behind a server password")
+    assert await carol.next_message() == ("irc", "<alice> behind a server password")
+    carol.say("and back")
+    assert (await alice.expect("PRIVMSG", "#a")).params[1] == f"<c{ZWSP}arol> and back"
+
+
+@pytest.mark.parametrize(("password", "refusal"), [("wrong", "password incorrect"),
+                                                 (None, "password required")])
+async def test_a_refused_server_password_stops_the_whole_relay(start_server, prosody, caplog,
+                                                               password, refusal):
+    server = await start_server(auth=("memory:relay:right",))
+    irc = {"password": password} if password else {}
+    relay = Relay(parse_config(relay_config(server.port, prosody, [
+        {"channel": "#a", "room": fresh_room(prosody, "a")},
+    ], irc=irc), "test.yaml"))
+    # 1 after one connection, not a reconnect loop; the XMPP side is stopped too.
+    assert await asyncio.wait_for(relay.run(), 20) == 1
+    client = relay.irc["local"]
+    assert (client.connections, client.fatal_error) == (1, refusal)
+    assert f"IRC network local: {refusal}" in caplog.messages
+    assert relay.xmpp["main"].stopping
+    assert not any("reconnecting" in m for m in caplog.messages)
 
 
 async def test_the_limiter_paces_relayed_lines(server, prosody, start_relay, connect, xmpp_user):

@@ -121,6 +121,41 @@ async def test_irc_formatting_is_stripped_for_xmpp(two_pairs):
     assert await carol.next_message() == ("irc", "<alice> bold and red italic")
 
 
+async def test_custom_formats_and_no_highlight_breaking_in_one_pair_only(
+        server, prosody, start_relay, connect, xmpp_user):
+    room_a, room_b = fresh_room(prosody, "a"), fresh_room(prosody, "b")
+    await start_relay(relay_config(server.port, prosody, [
+        {"channel": "#a", "room": room_a, "irc_message": "[{nick}] {text}",
+         "irc_action": "{nick} {text} (xmpp)", "xmpp_message": "{nick} on IRC: {text}",
+         "xmpp_action": "/me {nick}@irc {text}", "break_highlights": False},
+        {"channel": "#b", "room": room_b},  # the defaults
+    ]))
+    alice, bob = await connect("alice"), await connect("bob")
+    await join(alice, "#a")
+    await join(bob, "#b")
+    carol = await xmpp_user("carol", room_a)
+    dave = await xmpp_user("dave", room_b)
+
+    carol.say("hello alice")
+    carol.say("/me waves")
+    carol.say("two\nlines")
+    # Exactly these: the nick as it is (no zero-width space), each line formatted.
+    assert [(await alice.expect("PRIVMSG", "#a")).params[1] for _ in range(4)] == [
+        "[carol] hello alice", "\x01ACTION carol waves (xmpp)\x01", "[carol] two",
+        "[carol] lines"]
+    await alice.send("PRIVMSG #a :hello carol")
+    await alice.send("PRIVMSG #a :\x01ACTION nods\x01")
+    assert await carol.next_message() == ("irc", "alice on IRC: hello carol")
+    assert await carol.next_message() == ("irc", "/me alice@irc nods")
+
+    # The other pair keeps the defaults.
+    dave.say("hello bob")
+    assert (await bob.expect("PRIVMSG", "#b")).params[1] == f"<d{ZWSP}ave> hello bob"
+    await bob.send("PRIVMSG #b :\x01ACTION nods\x01")
+    assert await dave.next_message() == ("irc", "/me bob nods")
+    assert await relayed_privmsgs(alice, "#a") == []
+
+
 async def test_join_part_notices_only_where_asked(server, prosody, start_relay, connect,
                                                   xmpp_user):
     room_a, room_b = fresh_room(prosody, "a"), fresh_room(prosody, "b")
@@ -164,6 +199,43 @@ async def test_join_part_notices_only_where_asked(server, prosody, start_relay, 
     msg = await watcher.expect("PRIVMSG", "#b")
     assert msg.params[1] == f"<d{ZWSP}ave> text in b"
     assert [m.to_line() for m in watcher.received if m.command == "NOTICE"
+            and m.params[0] == "#b"] == []
+
+
+async def test_kick_notices_both_ways_only_where_asked(server, prosody, start_relay, connect,
+                                                       xmpp_user):
+    room_a, room_b = fresh_room(prosody, "a"), fresh_room(prosody, "b")
+    # Each side's kicker is there first: alice is op in #a and #b, olga owns room a, dave b.
+    alice = await connect("alice")
+    await join(alice, "#a", "#b")
+    olga = await xmpp_user("olga", room_a)
+    dave = await xmpp_user("dave", room_b)
+    await start_relay(relay_config(server.port, prosody, [
+        {"channel": "#a", "room": room_a, "join_part": True},
+        {"channel": "#b", "room": room_b},
+    ]))
+    bob = await connect("bob")
+    await join(bob, "#a", "#b")
+    assert await olga.next_message() == ("irc", "* bob joined #a")
+    await alice.send("KICK #a bob :flooding")
+    assert await olga.next_message() == ("irc", "* bob was kicked from #a by alice (flooding)")
+    await alice.send("KICK #b bob :not relayed")
+    await alice.expect("KICK", "#b", "bob")
+
+    erin = await xmpp_user("erin", room_a)
+    assert (await alice.expect("NOTICE", "#a")).params[1] == f"* e{ZWSP}rin joined {room_a}"
+    await olga.client.plugin["xep_0045"].set_role(room_a, erin.nick, "none", reason="spam")
+    msg = await alice.expect("NOTICE", "#a")
+    assert (msg.nick, msg.params[1]) == ("relay", f"* e{ZWSP}rin was kicked from {room_a} (spam)")
+    frank = await xmpp_user("frank", room_b)
+    await dave.client.plugin["xep_0045"].set_role(room_b, frank.nick, "none", reason="quiet")
+
+    # Pair b relays no kicks: dave's next message and alice's next line in #b are markers.
+    await alice.send("PRIVMSG #b :marker")
+    assert await dave.next_message() == ("irc", "<alice> marker")
+    dave.say("marker too")
+    assert (await alice.expect("PRIVMSG", "#b")).params[1] == f"<d{ZWSP}ave> marker too"
+    assert [m.to_line() for m in alice.received if m.command == "NOTICE"
             and m.params[0] == "#b"] == []
 
 

@@ -1,4 +1,4 @@
-"""The relay's XMPP side in its rooms: passwords, refusals, a taken nick."""
+"""The relay's XMPP side in its rooms: passwords, refusals, a taken nick, a kick."""
 
 from __future__ import annotations
 
@@ -67,3 +67,23 @@ async def test_a_taken_room_nick_gets_an_underscore(server, prosody, start_relay
     # The squatter's own messages are relayed: only irc_ is the relay now.
     squatter.say("i am not the relay")
     assert (await alice.expect("PRIVMSG", "#n")).params[1] == f"<i{ZWSP}rc> i am not the relay"
+
+
+async def test_kicked_from_the_room_the_relay_rejoins_it(server, prosody, start_relay, connect,
+                                                         xmpp_user, caplog):
+    room = fresh_room(prosody, "k")
+    olga = await xmpp_user("olga", room)  # the room's owner: she may kick the relay
+    relay = await start_relay(relay_config(server.port, prosody, [
+        {"channel": "#k", "room": room, "rejoin_delay": 0.1},
+    ]))
+    alice = await connect("alice")
+    await join(alice, "#k")
+    state = relay.xmpp["main"].rooms[room]
+    assert state.joins == 1
+    await olga.client.plugin["xep_0045"].set_role(room, "irc", "none", reason="out")
+    await wait_until(lambda: state.joins == 2 and state.joined, "the relay back in the room")
+    assert f"main: out of {room} (kicked); rejoining in 0s" in caplog.messages
+    await alice.send("PRIVMSG #k :still relayed")
+    assert await olga.next_message() == ("irc", "<alice> still relayed")
+    olga.say("and back")
+    assert (await alice.expect("PRIVMSG", "#k")).params[1] == f"<o{ZWSP}lga> and back"

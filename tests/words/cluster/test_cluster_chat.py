@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_support import all_members, client, close_all, reply_lines, saw_join
+from cluster_support import (
+    all_members,
+    client,
+    close_all,
+    oper_up,
+    reply_lines,
+    root_opers,
+    saw_join,
+)
 from support import RawClient, join
 
 
@@ -84,6 +92,32 @@ async def test_names_who_whois_see_users_of_every_node(start_cluster):
         await close_all(alice, bob, carol)
 
 
+async def test_who_mask_finds_users_of_other_nodes_sharing_no_channel(start_cluster):
+    a, b, c = start_cluster("a", "b", "c")
+    ann = await client(a, "ann")
+    # Each on a node of their own, in no channel: the other nodes know them all the same.
+    annie, anton = await RawClient.connect(b.port), await RawClient.connect(c.port)
+    await annie.register("annie", user="annie")
+    await anton.register("anton", user="anton")
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while len(lines := await reply_lines(ann, "WHO an*")) < 4:  # sign-ons arrive a moment later
+            assert loop.time() < deadline, lines
+        assert sorted(lines[:-1]) == [
+            ":irc.test 352 ann * ~annie 127.0.0.1 irc.test annie H :0 Real annie",
+            ":irc.test 352 ann * ~anton 127.0.0.1 irc.test anton H :0 Real anton",
+            ":irc.test 352 ann * ~user 127.0.0.1 irc.test ann H :0 Real ann",
+        ]
+        assert lines[-1] == ":irc.test 315 ann an* :End of WHO list"
+        assert await reply_lines(anton, "WHO annie") == [
+            ":irc.test 352 anton * ~annie 127.0.0.1 irc.test annie H :0 Real annie",
+            ":irc.test 315 anton annie :End of WHO list",
+        ]
+    finally:
+        await close_all(ann, annie, anton)
+
+
 async def test_nick_changes_are_seen_and_free_the_old_nick(start_cluster):
     (_, _, c), (alice, bob, carol) = await three_in_a_channel(start_cluster)
     try:
@@ -120,7 +154,7 @@ async def test_kick_and_ban_across_nodes(start_cluster):
         line = ":alice!~user@127.0.0.1 KICK #chat bob out"
         for c in (alice, bob, carol):
             assert (await c.expect("KICK")).to_line() == line
-        # She bans carol's mask; carol's node refuses carol's speech and bob's rejoin.
+        # She bans bob's mask: bob's node refuses his rejoin.
         await alice.send("MODE #chat +b bob!*@*")
         for c in (alice, carol):
             assert (await c.expect("MODE")).to_line() == ":alice!~user@127.0.0.1 MODE #chat +b bob!*@*"
@@ -135,9 +169,34 @@ async def test_kick_and_ban_across_nodes(start_cluster):
         await carol.send("MODE #chat -b bob!*@*")
         msg = await alice.expect("MODE", "#chat", "-b")
         assert msg.to_line() == ":carol!~user@127.0.0.1 MODE #chat -b bob!*@*"
+        # The unban reaches bob's node a moment later than alice's: until its list is empty.
+        deadline = asyncio.get_running_loop().time() + 10
+        while await reply_lines(bob, "MODE #chat b") != [
+                ":irc.test 368 bob #chat :End of channel ban list"]:
+            assert asyncio.get_running_loop().time() < deadline, "the unban did not reach node b"
         await bob.send("JOIN #chat")
         assert (await bob.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
         assert (await alice.expect("JOIN")).to_line() == ":bob!~user@127.0.0.1 JOIN #chat"
+    finally:
+        await close_all(alice, bob, carol)
+
+
+async def test_a_banned_member_on_another_node_cannot_speak(start_cluster):
+    _, (alice, bob, carol) = await three_in_a_channel(start_cluster)
+    try:
+        await alice.send("MODE #chat +b carol!*@*")
+        line = ":alice!~user@127.0.0.1 MODE #chat +b carol!*@*"
+        for c in (alice, bob, carol):  # carol's node has the ban once she sees it
+            assert (await c.expect("MODE")).to_line() == line
+        assert await reply_lines(carol, "PRIVMSG #chat :can you hear me?") == [
+            ":irc.test 404 carol #chat :Cannot send to channel (you are banned)"
+        ]
+        # Nothing reached the others; carol is still a member and hears them.
+        for c in (alice, bob):
+            assert [m.command for m in await c.until_pong()] == []
+        await bob.send("PRIVMSG #chat :still here")
+        assert (await carol.expect("PRIVMSG")).to_line() == ":bob!~user@127.0.0.1 PRIVMSG #chat :still here"
+        assert (await alice.expect("PRIVMSG")).to_line() == ":bob!~user@127.0.0.1 PRIVMSG #chat :still here"
     finally:
         await close_all(alice, bob, carol)
 
@@ -177,13 +236,13 @@ async def test_topic_and_quit_reach_every_node(start_cluster):
 
 
 async def test_invite_away_and_kill_across_nodes(start_cluster):
-    from words.cred import DEFAULT_HASHER
-
-    opers = [{"name": "root", "password": DEFAULT_HASHER.hash("rootpw")}]
-    a, b = start_cluster("a", "b", opers=opers)
-    alice, bob = await client(a, "alice"), await client(b, "bob")
+    a, b, c = start_cluster("a", "b", "c", opers=root_opers())
+    alice, bob, carol = await client(a, "alice"), await client(b, "bob"), await client(c, "carol")
     try:
         await join(alice, "#club")
+        await all_members(carol, "#club", 1)
+        await join(carol, "#club")
+        await saw_join(alice, "carol", "#club")
         await alice.send("MODE #club +i")
         await alice.expect("MODE")
         # An invitation from node a lets bob on node b past +i.
@@ -196,18 +255,70 @@ async def test_invite_away_and_kill_across_nodes(start_cluster):
         # AWAY set on node b shows in WHOIS on node a.
         await bob.send("AWAY :lunch")
         await bob.expect("306")
-        while True:  # the AWAY reaches node a a moment later
-            lines = await reply_lines(alice, "WHOIS bob")
-            if ":irc.test 301 alice bob lunch" in lines:
-                break
-        # An oper on node a KILLs bob on node b: bob's own node closes his connection.
-        await alice.send("OPER root rootpw")
-        await alice.expect("381")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        # The AWAY reaches node a a moment later: WHOIS (a round trip each) until it shows.
+        while ":irc.test 301 alice bob lunch" not in await reply_lines(alice, "WHOIS bob"):
+            assert loop.time() < deadline, "bob's AWAY did not reach node a within 10 s"
+        await saw_join(carol, "bob", "#club")
+        # An oper on node a KILLs bob on node b: bob's own node closes his connection, and
+        # node c, where bob is b's user too, takes the KILL's QUIT as his.
+        await oper_up(alice)
         await alice.send("KILL bob :enough")
-        quit_line = await alice.expect("QUIT")
-        assert quit_line.to_line() == ":bob!~user@127.0.0.1 QUIT :Killed (alice (enough))"
+        for member in (alice, carol):
+            quit_line = await member.expect("QUIT")
+            assert quit_line.to_line() == ":bob!~user@127.0.0.1 QUIT :Killed (alice (enough))"
         error = await bob.expect("ERROR")
         assert error.params[0] == "Closing Link: 127.0.0.1 (Killed (alice (enough)))"
         assert await bob.closed()
+        assert await all_members(carol, "#club", 2) == ["@alice", "carol"]
     finally:
-        await close_all(alice, bob)
+        await close_all(alice, bob, carol)
+
+
+async def test_klines_and_dlines_hold_on_every_node(start_cluster):
+    """Set by an oper on node a, in force on b and c at once; lifted on a, lifted everywhere."""
+    a, b, c = start_cluster("a", "b", "c", opers=root_opers())
+    boss = await client(a, "boss")
+    bob = await RawClient.connect(b.port, source="127.0.0.2")
+    dave = await RawClient.connect(c.port, source="127.0.0.3")
+    clients = [boss, bob, dave]
+    try:
+        await bob.register("bob", user="bob")
+        await dave.register("dave")
+        await oper_up(boss)
+
+        await boss.send("KLINE 1h ~bob@127.0.0.2 :spamming")
+        assert "K-line added for ~bob@127.0.0.2" in (await boss.expect("NOTICE")).params[1]
+        error = await bob.expect("ERROR")  # on node b, where bob is
+        assert error.params[0] == "Closing Link: 127.0.0.2 (K-lined: spamming)"
+        await asyncio.to_thread(c.wait_for_log, "K-line ~bob@127.0.0.2 set on another node")
+        again = await RawClient.connect(c.port, source="127.0.0.2")
+        clients.append(again)
+        await again.send("NICK bob2")
+        await again.send("USER bob 0 * :Bob")
+        assert (await again.expect("ERROR")).params[0] == "Closing Link: 127.0.0.2 (K-lined: spamming)"
+        assert not [m for m in again.received if m.command == "001"]
+
+        await boss.send("DLINE 127.0.0.3 :a bad address")
+        error = await dave.expect("ERROR")  # on node c
+        assert error.params[0] == "Closing Link: 127.0.0.3 (D-lined: a bad address)"
+        await asyncio.to_thread(b.wait_for_log, "D-line 127.0.0.3 set on another node")
+        refused = await RawClient.connect(b.port, source="127.0.0.3")
+        clients.append(refused)
+        assert "D-lined: a bad address" in (await refused.expect("ERROR")).params[0]
+
+        await boss.send("UNKLINE ~bob@127.0.0.2")
+        await boss.expect("NOTICE")
+        await boss.send("UNDLINE 127.0.0.3")
+        await boss.expect("NOTICE")
+        await asyncio.to_thread(c.wait_for_log, "K-line ~bob@127.0.0.2 lifted on another node")
+        await asyncio.to_thread(b.wait_for_log, "D-line 127.0.0.3 lifted on another node")
+        back = await RawClient.connect(c.port, source="127.0.0.2")
+        clients.append(back)
+        await back.register("bob", user="bob")
+        welcome = await RawClient.connect(b.port, source="127.0.0.3")
+        clients.append(welcome)
+        await welcome.register("dave")
+    finally:
+        await close_all(*clients)

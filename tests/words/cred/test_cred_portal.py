@@ -84,3 +84,19 @@ async def test_register_checker_for_chosen_interfaces() -> None:
     assert portal.list_credentials_interfaces() == [UsernamePassword, Anonymous]
     _, avatar, _ = await portal.login(Anonymous("guest"), None, IChat)
     assert avatar.avatar_id == "guest"
+
+
+async def test_identify_is_a_lookup_not_a_login_attempt() -> None:
+    from words.cred.throttle import LoginThrottle
+
+    throttle = LoginThrottle(account_failures=1)
+    portal = Portal(RecordingRealm(), [memory(alice="wonderland")], throttle=throttle)
+    _, avatar, _ = await portal.identify(UsernamePassword("alice", "wonderland"), None, IChat)
+    assert avatar.avatar_id == "alice"
+    for _ in range(3):
+        with pytest.raises(UnauthorizedLogin):
+            await portal.identify(UsernamePassword("alice", "mirror"), None, IChat)
+    # Not counted: a login is not throttled after them (one failure would throttle it).
+    assert not throttle.blocked("alice", None)
+    _, avatar, _ = await portal.login(UsernamePassword("alice", "wonderland"), None, IChat)
+    assert avatar.avatar_id == "alice"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 from dataclasses import replace
 
 import pytest
-from support import RawClient, free_port, fresh_postgres_database, join
+from support import RawClient, free_port, fresh_postgres_database, join, wait_until
 
 from words.config import HistoryConfig
+from words.irc.tags import server_time
 
 HOST = "127.0.0.1"
 FULL = "batch server-time message-tags draft/chathistory"
@@ -100,16 +102,29 @@ def stamp(line: str) -> str:
     return re.search(r"time=([^; ]+)", line).group(1)
 
 
-@pytest.fixture
-async def chat(start_server, opened):
-    """A server with history; alice (full caps) says m0..m9 in #a, bob (full caps) hears it."""
-    server = await start_server()
+@pytest.fixture(params=["memory", "sqlite"])
+async def chat(request, start_server, opened, tmp_path):
+    """A server with history (memory realm, or SQL on SQLite); alice (full caps) says m0..m9
+    in #a, bob (full caps) hears it.
+
+    m5..m9 are said in a later millisecond than m0..m4, so timestamps split them.
+    """
+    server = await start_server(**backend_options(request.param, tmp_path))
     alice = await opened(server, "alice", FULL, "#a")
     bob = await opened(server, "bob", FULL, "#a")
     await alice.until_pong()
-    live = await said(alice, bob, [f"PRIVMSG #a :m{i}" for i in range(10)])
+    live = await said(alice, bob, [f"PRIVMSG #a :m{i}" for i in range(5)])
+    # The server runs in this process: its clock is this one.
+    await wait_until(lambda: server_time(time.time()) > stamp(live[-1]), "the next millisecond")
+    live += await said(alice, bob, [f"PRIVMSG #a :m{i}" for i in range(5, 10)])
     await alice.until_pong()
+    assert stamp(live[4]) < stamp(live[5])
     return server, alice, bob, live
+
+
+def backend_options(backend: str, tmp_path) -> dict:
+    """start_server options for a realm: "memory", or "sqlite" (the SQL realm on a file)."""
+    return {"database": f"sqlite:///{tmp_path / 'words.db'}"} if backend == "sqlite" else {}
 
 
 # -- offer -------------------------------------------------------------------------------------
@@ -161,7 +176,9 @@ async def test_latest_after_a_msgid_and_a_timestamp(chat):
     assert unbatched(ref, body) == live[7:]
     # A timestamp has milliseconds: after it means from the next millisecond on.
     ref, body = batched(await answer(bob, f"CHATHISTORY LATEST #a timestamp={stamp(live[0])} 10"))
-    assert unbatched(ref, body) == [line for line in live if stamp(line) > stamp(live[0])]
+    later = [line for line in live if stamp(line) > stamp(live[0])]
+    assert live[5:] == later[-5:]  # m5..m9 at least (the fixture's later millisecond)
+    assert unbatched(ref, body) == later
 
 
 async def test_before_after_around_between(chat):
@@ -187,9 +204,18 @@ async def test_timestamps_select_by_time(chat):
     _, _, bob, live = chat
     first, last = stamp(live[0]), stamp(live[-1])
     ref, body = batched(await answer(bob, f"CHATHISTORY BEFORE #a timestamp={last} 100"))
-    assert unbatched(ref, body) == [line for line in live if stamp(line) < last]
+    earlier = [line for line in live if stamp(line) < last]
+    assert earlier[:5] == live[:5]  # m0..m4 at least (the fixture's earlier millisecond)
+    assert unbatched(ref, body) == earlier
     ref, body = batched(await answer(bob, f"CHATHISTORY AFTER #a timestamp={first} 100"))
-    assert unbatched(ref, body) == [line for line in live if stamp(line) > first]
+    later = [line for line in live if stamp(line) > first]
+    assert later[-5:] == live[5:]
+    assert unbatched(ref, body) == later
+    # At a record's own millisecond: BEFORE leaves it out, AFTER of the one before takes it.
+    at = stamp(live[5])
+    ref, body = batched(await answer(bob, f"CHATHISTORY BEFORE #a timestamp={at} 100"))
+    assert unbatched(ref, body) == [line for line in live if stamp(line) < at]
+    assert live[5] not in unbatched(ref, body) and live[4] in unbatched(ref, body)
     ref, body = batched(await answer(
         bob, "CHATHISTORY BETWEEN #a timestamp=2000-01-01T00:00:00.000Z "
              "timestamp=2999-01-01T00:00:00.000Z 100"))
@@ -274,6 +300,41 @@ async def test_past_members_read_up_to_when_they_left_when_configured(start_serv
         ":irc.test FAIL CHATHISTORY INVALID_TARGET LATEST #a :Messages could not be retrieved"]
 
 
+async def test_a_past_member_whose_join_was_pruned_still_reads_but_not_when_banned(
+        start_server, opened):
+    server = await start_server(history=HistoryConfig(past_members=True, lines=6),
+                                auth=("anonymous", "memory:carol:secret-pw"))
+    alice = await opened(server, "alice", FULL, "#a")
+    carol = await opened(server, "carol", FULL, "#a", password="secret-pw")
+    for i in range(6):  # carol's JOIN goes: 6 records are kept
+        await alice.send(f"PRIVMSG #a :m{i}")
+    await alice.until_pong()
+    await carol.send("PART #a")
+    await carol.expect("PART")
+    await alice.send("PRIVMSG #a :after carol left")
+    await alice.until_pong()
+    _ref, body = batched(await answer(carol, "CHATHISTORY LATEST #a * 10"))
+    # Up to its PART (m0 and m1 went with the PART and the last line).
+    assert [untagged(line) for line in body] == [
+        f":{prefix('alice')} PRIVMSG #a m{i}" for i in (2, 3, 4, 5)]
+    # A past member who is banned reads nothing, as one who was never there.
+    refused = [(":irc.test FAIL CHATHISTORY INVALID_TARGET LATEST #a :Messages could not be "
+                "retrieved")]
+    await alice.send("MODE #a +b carol!*@*")
+    await alice.expect("MODE")
+    assert await answer(carol, "CHATHISTORY LATEST #a * 10") == refused
+    await alice.send("MODE #a -b carol!*@*")
+    await alice.expect("MODE")
+    _ref, body = batched(await answer(carol, "CHATHISTORY LATEST #a * 10"))
+    assert [untagged(line) for line in body] == [  # the two MODEs took two more lines
+        f":{prefix('alice')} PRIVMSG #a m{i}" for i in (4, 5)]
+    # Once its PART is pruned too, nothing it may read is left: refused.
+    for i in range(3):
+        await alice.send(f"PRIVMSG #a :later {i}")
+    await alice.until_pong()
+    assert await answer(carol, "CHATHISTORY LATEST #a * 10") == refused
+
+
 async def test_a_private_conversation_is_for_its_two_parties(start_server, opened):
     server = await start_server()
     alice = await opened(server, "alice", FULL)
@@ -343,6 +404,42 @@ async def test_event_playback_adds_what_happened(start_server, opened):
         f":{prefix('alice')} PRIVMSG #a hello"]
 
 
+EVENTS = ("JOIN", "PART", "QUIT", "KICK", "NICK", "TOPIC", "MODE", "PRIVMSG")
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgresql"])
+async def test_event_playback_gives_each_event_the_msgid_and_time_it_had_live(
+        start_server, opened, tmp_path, request, backend):
+    if backend == "memory":
+        server = await start_server()
+    elif backend == "sqlite":
+        server = await start_server(database=f"sqlite:///{tmp_path / 'words.db'}")
+    else:
+        server = await start_server(
+            database=fresh_postgres_database(request.getfixturevalue("postgres_url")))
+    watch = await opened(server, "watch", FULL + " draft/event-playback", "#a")  # operator
+    alice = await opened(server, "alice", FULL, "#a")
+    await opened(server, "bob", FULL, "#a")  # kicked below
+    carol = await opened(server, "carol", FULL, "#a")
+    for client, line in [(watch, "TOPIC #a :the topic"), (watch, "MODE #a +v alice"),
+                         (alice, "PRIVMSG #a :hello"), (alice, "NICK alicia"),
+                         (watch, "KICK #a bob :out"), (alice, "PART #a :later"),
+                         (carol, "QUIT :gone")]:
+        await client.send(line)
+        if client is carol:
+            assert await carol.closed()
+        else:
+            await client.until_pong()
+    await watch.until_pong()
+    live = [m.to_line() for m in watch.received if m.command in EVENTS]
+    assert [line.split(" ", 2)[2].split()[0] for line in live] == [
+        "JOIN", "JOIN", "JOIN", "JOIN", "TOPIC", "MODE", "PRIVMSG", "NICK", "KICK", "PART", "QUIT"]
+    ref, body = batched(await answer(watch, "CHATHISTORY LATEST #a * 50"))
+    assert unbatched(ref, body) == live
+    ids = [msgid(line) for line in live]
+    assert len(set(ids)) == len(ids)
+
+
 async def test_without_batch_and_tags_the_lines_come_bare(chat, opened):
     server, _alice, _, _ = chat
     plain = await opened(server, "plain", "draft/chathistory", "#a")
@@ -367,8 +464,10 @@ async def test_a_labeled_chathistory_nests_its_batch(chat, opened):
         "retrieved")]
 
 
-async def test_targets_lists_channels_and_correspondents_by_latest_message(start_server, opened):
-    server = await start_server()
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_targets_lists_channels_and_correspondents_by_latest_message(start_server, opened,
+                                                                          tmp_path, backend):
+    server = await start_server(**backend_options(backend, tmp_path))
     alice = await opened(server, "alice", FULL, "#a", "#b")
     bob = await opened(server, "bob", FULL, "#a")
     await alice.send("PRIVMSG #b :in b")
@@ -418,6 +517,68 @@ async def test_replay_on_join_for_clients_without_chathistory(start_server, open
     modern = await opened(server, "modern", FULL)
     got = await answer(modern, "JOIN #a")
     assert got[-1] == ":irc.test 366 modern #a :End of /NAMES list"
+
+
+async def test_a_labeled_join_gets_its_burst_and_replay_in_one_labeled_answer(start_server,
+                                                                             opened):
+    server = await start_server(history=HistoryConfig(replay_on_join=2))
+    alice = await opened(server, "alice", "", "#a", "#b")
+    for line in ("PRIVMSG #a :a0", "PRIVMSG #a :a1", "PRIVMSG #a :a2", "PRIVMSG #b :b0"):
+        await alice.send(line)
+    await alice.until_pong()
+    client = await opened(server, "lab", "batch server-time labeled-response")
+    got = [re.sub(r"time=[^; ]+", "time=T", line)
+           for line in await answer(client, "@label=j1 JOIN #a,#b")]
+    outer = re.fullmatch(r"@label=j1 :irc\.test BATCH \+(\S+) labeled-response", got[0]).group(1)
+    first = re.fullmatch(fr"@batch={outer} :irc\.test BATCH \+(\S+) chathistory #a",
+                         got[7]).group(1)
+    second = re.fullmatch(fr"@batch={outer} :irc\.test BATCH \+(\S+) chathistory #b",
+                          got[11]).group(1)
+    # The JOIN bursts, then each channel's replay (a batch inside the labelled one), then
+    # nothing: no unlabelled burst, no stray ACK.
+    assert got == [
+        f"@label=j1 :irc.test BATCH +{outer} labeled-response",
+        f"@batch={outer};time=T :{prefix('lab')} JOIN #a",
+        f"@batch={outer} :irc.test 353 lab = #a :@alice lab",
+        f"@batch={outer} :irc.test 366 lab #a :End of /NAMES list",
+        f"@batch={outer};time=T :{prefix('lab')} JOIN #b",
+        f"@batch={outer} :irc.test 353 lab = #b :@alice lab",
+        f"@batch={outer} :irc.test 366 lab #b :End of /NAMES list",
+        f"@batch={outer} :irc.test BATCH +{first} chathistory #a",
+        f"@batch={first};time=T :{prefix('alice')} PRIVMSG #a a1",
+        f"@batch={first};time=T :{prefix('alice')} PRIVMSG #a a2",
+        f"@batch={outer} :irc.test BATCH -{first}",
+        f"@batch={outer} :irc.test BATCH +{second} chathistory #b",
+        f"@batch={second};time=T :{prefix('alice')} PRIVMSG #b b0",
+        f"@batch={outer} :irc.test BATCH -{second}",
+        f":irc.test BATCH -{outer}",
+    ]
+
+
+async def test_replay_on_join_for_each_combination_of_batch_and_server_time(start_server,
+                                                                           opened):
+    # batch: a chathistory batch; server-time: the time as a tag, else in the text.
+    server = await start_server(history=HistoryConfig(replay_on_join=1))
+    alice = await opened(server, "alice", "", "#a")
+    await alice.send("PRIVMSG #a :hello")
+    await alice.until_pong()
+    stamped = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "
+    for nick, caps, expected in [
+        ("none", "", [f":{prefix('alice')} PRIVMSG #a :[T] hello"]),
+        ("timed", "server-time", [f"@time=T :{prefix('alice')} PRIVMSG #a hello"]),
+        ("batched", "batch", ["BATCH +R chathistory #a",
+                              f"@batch=R :{prefix('alice')} PRIVMSG #a :[T] hello", "BATCH -R"]),
+        ("both", "batch server-time", ["BATCH +R chathistory #a",
+                                       f"@batch=R;time=T :{prefix('alice')} PRIVMSG #a hello",
+                                       "BATCH -R"]),
+    ]:
+        client = await opened(server, nick, caps)
+        got = await answer(client, "JOIN #a")
+        replay = got[got.index(f":irc.test 366 {nick} #a :End of /NAMES list") + 1:]
+        plain = [re.sub(stamped, "[T] ", re.sub(r"time=[^; ]+", "time=T", line)) for line in replay]
+        plain = [re.sub(r"batch=[^; ]+", "batch=R", line) for line in plain]
+        plain = [re.sub(r"^:irc\.test BATCH ([+-])\S+", r"BATCH \1R", line) for line in plain]
+        assert plain == expected, caps
 
 
 # -- SQL realm: the same answers, and across restarts ----------------------------------------------

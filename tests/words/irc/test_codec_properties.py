@@ -48,3 +48,19 @@ def test_parse_raises_only_parse_error(line):
 def test_decode_and_length_check_never_raise(raw):
     assert isinstance(decode_line(raw), str)
     assert check_length(raw) in (None, "tags", "line")
+
+
+# Any text, with the characters the line syntax gives a meaning to coming up often.
+anything = st.text(st.sampled_from(list("@:; =\r\n\0\\+/#a1")) | st.characters(), max_size=20)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(anything, st.lists(anything, max_size=6), st.one_of(st.none(), anything),
+       st.one_of(st.none(), st.dictionaries(anything, anything, max_size=3)))
+def test_format_raises_only_value_error_and_what_it_makes_parses_back(cmd, params, src, tags):
+    """format_line's promise: a ValueError, or a line that parses back to the same message."""
+    try:
+        line = format_line(cmd, *params, source=src, tags=tags)
+    except ValueError:
+        return
+    assert parse_line(line) == Message(cmd, list(params), src, tags or None)

@@ -1,8 +1,11 @@
 """A short fuzz run against a live server: random and mutated lines from many connections.
 
-The server must not crash, must not leak connections, and must answer a
-well-formed PING on every connection it did not close. (A longer run of the
-same generator belongs in bench/; this one is bounded for CI.)
+The server must not crash, must not leak connections (nor their counts in the
+per-address limits), must tell every connection it closes why (an ERROR), must
+keep most of them, and must answer a well-formed PING on every one it kept.
+Registered and unregistered clients, from several loopback addresses, with the
+loopback exempt from the connection limits and counted by them. (A longer run
+of the same generator is bench/soak.py; this one is bounded for CI.)
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
 from support import RawClient, wait_until
 
 from words.irc.commands import load_handlers
 
-SEEDS = range(20)
+REGISTERED = range(20)
+UNREGISTERED = range(100, 106)  # connections that do not register first (the fuzz may register them)
 LINES_PER_CLIENT = 150
 SAMPLES = [
     b"PRIVMSG #fuzz :hello there", b"JOIN #fuzz", b"MODE #fuzz +ntk-l key",
@@ -58,35 +63,59 @@ def fuzz_lines(rng: random.Random, commands: list[str]) -> list[bytes]:
     return lines
 
 
-async def test_random_and_mutated_input_from_many_clients(start_server, caplog):
-    server = await start_server(limits={"max_per_ip": 1000})
-    # Commands that end a session on purpose are left out: they would only shrink the run.
-    commands = sorted(set(load_handlers()) - {"QUIT", "DIE", "RESTART", "KILL"})
-    clients = []
-    for seed in SEEDS:
-        client = await RawClient.connect(server.port)
-        await client.register(f"fuzz{seed}")
-        clients.append(client)
+async def fuzz(client: RawClient, lines: list[bytes], token: str) -> bool:
+    """Send `lines`, then a PING: True once its PONG comes back, False if the server closed
+    the connection first (everything up to that is read, into client.received)."""
 
-    async def run(client: RawClient, seed: int) -> None:
-        rng = random.Random(seed)
-        for line in fuzz_lines(rng, commands):
+    async def read() -> bool:
+        # Reading all along, so no client stalls on a full socket while the others fuzz.
+        while (msg := await client.read_message(timeout=30)) is not None:
+            if msg.command == "PONG" and msg.params[-1] == token:
+                return True
+        return False
+
+    reader = asyncio.create_task(read())
+    try:
+        for line in lines:
             client.writer.write(line + b"\r\n")
+        client.writer.write(f"PING :{token}\r\n".encode())
         await client.writer.drain()
+    except ConnectionError:
+        pass  # closed by the server meanwhile: the reader sees why
+    return await reader
 
-    async def drain(client: RawClient) -> None:
-        # Keep reading so no client stalls on a full socket while the others fuzz.
-        while await client.read_message(timeout=30) is not None:
-            pass
 
-    readers = [asyncio.create_task(drain(c)) for c in clients]
-    await asyncio.gather(*(run(c, seed) for c, seed in zip(clients, SEEDS)))
-    for reader in readers:
-        reader.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
+@pytest.mark.parametrize("loopback", ["exempt", "counted"])
+async def test_random_and_mutated_input_from_many_clients(start_server, caplog, loopback):
+    limits = {"max_per_ip": 1000, "max_per_cidr_v4": 1000, "throttle_connections": 1000}
+    if loopback == "counted":
+        limits["per_ip_exempt"] = ()  # the per-address and per-network caps count every client
+    server = await start_server(limits=limits)
+    # Commands that end a session on purpose are left out: they would only shrink the run;
+    # but the unregistered may QUIT, so some connections do end (and must say why).
+    commands = sorted(set(load_handlers()) - {"QUIT", "DIE", "RESTART", "KILL"})
+    with_quit = sorted({*commands, "QUIT"})
+    clients = []
+    for seed in [*REGISTERED, *UNREGISTERED]:
+        client = await RawClient.connect(server.port, source=f"127.0.0.{1 + seed % 4}")
+        if seed in REGISTERED:
+            await client.register(f"fuzz{seed}")
+        clients.append(client)
+    if loopback == "counted":
+        assert sum(server.conn_limits.per_ip.values()) == len(clients)
+        assert server.conn_limits.per_network == {"127.0.0.0/24": len(clients)}
 
-    survivors = [c for c in clients if not c.reader.at_eof()]
-    assert survivors, "the fuzz closed every connection"
+    survived = await asyncio.gather(*(
+        fuzz(client, fuzz_lines(random.Random(seed), commands if seed in REGISTERED else with_quit),
+             f"judge-{seed}")
+        for client, seed in zip(clients, [*REGISTERED, *UNREGISTERED])
+    ))
+    survivors = [c for c, alive in zip(clients, survived) if alive]
+    # A connection the server closed was told why; most connections survive the garbage.
+    for client, alive in zip(clients, survived):
+        if not alive:
+            assert [m for m in client.received if m.command == "ERROR"], client.received[-5:]
+    assert len(survivors) >= len(clients) // 2, f"only {len(survivors)} of {len(clients)} survived"
     for client in survivors:
         await client.send("PING :still-there")
         await client.expect("PONG", server.name, "still-there")
@@ -96,6 +125,8 @@ async def test_random_and_mutated_input_from_many_clients(start_server, caplog):
     for client in [*clients, fresh]:
         await client.close()
     await wait_until(lambda: not server.connections, "every connection cleaned up (none leaks)")
+    # Every connection counted against the caps was released.
+    assert not server.conn_limits.per_ip and not server.conn_limits.per_network
     # Every line got an answer or was dropped on purpose: no handler raised.
     raised = [r.getMessage() for r in caplog.records if r.exc_info is not None]
     assert not raised, raised

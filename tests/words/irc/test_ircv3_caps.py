@@ -99,6 +99,11 @@ async def test_the_ircv3_caps_are_offered(server):
     assert "msgid" not in offered and "bot" not in offered
 
 
+async def test_sts_is_not_offered_without_tls(server):
+    offered = await cap_ls(server)
+    assert "server-time" in offered and not [name for name in offered if name.startswith("sts")]
+
+
 async def test_cap_list_shows_what_was_acked(capped):
     alice = await capped("alice", "server-time multi-prefix")
     await alice.send("CAP LIST")
@@ -159,6 +164,15 @@ def test_server_time_format():
 
     assert server_time(0.0) == "1970-01-01T00:00:00.000Z"
     assert server_time(1795326062.1239) == "2026-11-22T05:41:02.123Z"
+    # Exact milliseconds are shown as they are (float subtraction made 1.001 show .000).
+    assert server_time(1.001) == "1970-01-01T00:00:01.001Z"
+    assert server_time(1795326062.999) == "2026-11-22T05:41:02.999Z"
+    # A time a client sends back (CHATHISTORY timestamp=...) is shown as it was.
+    from datetime import datetime
+
+    for ms in range(1795326062000, 1795326063000):
+        text = server_time(ms / 1000)
+        assert server_time(datetime.fromisoformat(text).timestamp()) == text
 
 
 # -- message-tags, msgid -----------------------------------------------------------------------
@@ -216,6 +230,26 @@ async def test_tags_over_4094_bytes_get_417_and_are_not_relayed(capped):
     assert alice_got == [] and len(bob_got) == 1 and tag(bob_got[0], "+a") == fits
 
 
+async def test_any_command_with_tag_data_over_4094_bytes_gets_417(capped):
+    # The budget is the line's whole tag data, whatever the command and the caps.
+    alice = await capped("alice", "batch labeled-response message-tags", "#a")
+    bob = await capped("bob", "message-tags", "#a")
+    carol = await capped("carol", "", "#a")
+    too_long = ":irc.test 417 {} :Input line was too long"
+    alice_got, bob_got = await after("@label=" + "x" * 5000 + " WHOIS bob", alice, bob)
+    assert alice_got == [too_long.format("alice")] and bob_got == []
+    carol_got, bob_got = await after("@foo=" + "x" * 4091 + " PRIVMSG #a :hi", carol, bob)
+    assert carol_got == [too_long.format("carol")] and bob_got == []
+    (carol_got,) = await after("@" + "x" * 4095 + " JOIN #b", carol)  # one tag, no value
+    assert carol_got == [too_long.format("carol")]
+    # The connections stay up, and 4094 bytes exactly are allowed.
+    label = "y" * (4094 - len("label="))
+    assert await pong(alice, f"@label={label} PING tok") == f"@label={label} :irc.test PONG irc.test tok"
+    carol_got, bob_got = await after("@+a=" + "x" * (4094 - 3) + " PRIVMSG #a :fits", carol, bob)
+    assert carol_got == [] and [masked(line) for line in bob_got] == [
+        f"@msgid=ID :{prefix('carol')} PRIVMSG #a fits"]
+
+
 async def test_tags_from_a_client_without_message_tags_are_ignored(capped):
     alice = await capped("alice", "", "#a")
     bob = await capped("bob", "message-tags", "#a")
@@ -244,6 +278,48 @@ async def test_msgid_is_on_every_privmsg_notice_and_tagmsg_and_unique(capped):
     carol = await capped("carol", "message-tags", "#a")
     _, bob_got, carol_got = await after("PRIVMSG #a :same", alice, bob, carol)
     assert tag(bob_got[0], "msgid") == tag(carol_got[0], "msgid")
+
+
+async def test_msgid_is_on_every_relayed_event_the_same_for_each_recipient(capped):
+    # Every change of state is one realm event with one msgid (made once, in the realm).
+    caps = "message-tags away-notify account-notify setname"
+    alice = await capped("alice", caps, "#a")  # the first joiner: operator
+    bob = await capped("bob", caps, "#a")
+    carol = await capped("carol", caps)
+    lines = ["JOIN #a", "AWAY :lunch", "AWAY", "SETNAME :Carol C", "REGISTER * * sekrit123",
+             "NICK caroline", "PART #a :bye", "JOIN #a", "QUIT :gone"]
+    commands = ["JOIN", "AWAY", "AWAY", "SETNAME", "ACCOUNT", "NICK", "PART", "JOIN", "QUIT"]
+    seen: list[str] = []
+    for line, command in zip(lines, commands):
+        await settled(alice, bob)
+        await carol.send(line)
+        if command == "QUIT":
+            assert await carol.closed()
+        else:
+            await carol.until_pong()  # its lines wait for REGISTER's hashing: done then
+        alice_got = [m for m in await alice.until_pong() if m.command == command]
+        bob_got = [m for m in await bob.until_pong() if m.command == command]
+        assert len(alice_got) == len(bob_got) == 1, line
+        assert alice_got[0].tags["msgid"] == bob_got[0].tags["msgid"], line
+        seen.append(alice_got[0].tags["msgid"])
+    for line, command in [("TOPIC #a :news", "TOPIC"), ("MODE #a +v bob", "MODE"),
+                          ("KICK #a bob :out", "KICK")]:
+        alice_got, bob_got = await after(line, alice, bob)
+        assert [masked(x) for x in alice_got] == [masked(x) for x in bob_got], line
+        assert [x.split()[2] for x in bob_got] == [command]
+        assert tag(alice_got[0], "msgid") == tag(bob_got[0], "msgid")
+        seen.append(tag(bob_got[0], "msgid"))
+    assert all(seen) and len(set(seen)) == len(seen)
+
+
+async def test_a_line_that_is_not_the_event_has_no_msgid(capped):
+    # The AWAY that follows an away user's JOIN is not that JOIN: it has no msgid.
+    alice = await capped("alice", "message-tags away-notify", "#a")
+    bob = await capped("bob", "away-notify")
+    await bob.send("AWAY :gone fishing")
+    _, alice_got = await after("JOIN #a", bob, alice)
+    assert [masked(line) for line in alice_got] == [
+        f"@msgid=ID :{prefix('bob')} JOIN #a", f":{prefix('bob')} AWAY :gone fishing"]
 
 
 # -- account-tag -------------------------------------------------------------------------------
@@ -279,6 +355,12 @@ async def test_tags_in_one_line_for_all_tag_caps(capped):
 
 
 # -- bot mode ----------------------------------------------------------------------------------
+
+
+async def test_bot_mode_letter_is_in_isupport(capped):
+    alice = await capped("alice")
+    tokens = [t for m in alice.received if m.command == "005" for t in m.params[1:-1]]
+    assert "BOT=B" in tokens
 
 
 async def test_bot_tag_comes_with_message_tags_and_whois_says_335(capped):
@@ -664,6 +746,89 @@ async def test_a_late_answer_without_a_label_is_sent_as_it_is(capped):
         ":irc.test REGISTER SUCCESS alice :Account created",
         f":irc.test 900 alice {prefix('alice')} alice :You are now logged in as alice",
     ]
+
+
+async def labeled_later(client: RawClient, line: str) -> list[str]:
+    """The labelled answer to `line`, read to its end: a service answers in a task of its
+    own, so a PING sent right behind can be answered first. Then nothing else came."""
+    await client.until_pong()
+    await client.send(line)
+    got: list[str] = []
+    while True:
+        text = (await client.read_message()).to_line()
+        got.append(text)
+        if got[0].startswith("@label=") and " BATCH +" in got[0]:
+            ref = got[0].split("BATCH +", 1)[1].split()[0]
+            if text == f":irc.test BATCH -{ref}":
+                break
+        elif text.startswith("@label="):
+            break
+    assert await client.until_pong() == []  # no stray line, no ACK afterwards
+    return got
+
+
+async def test_a_labeled_message_to_a_service_gets_its_replies_labeled(capped):
+    alice = await capped("alice", LABELED)
+    nickserv = "NickServ!services@irc.test"
+    # One reply: labelled; several: a labeled-response batch.
+    assert await labeled_later(alice, "@label=n1 PRIVMSG NickServ :FROB") == [
+        (f"@label=n1 :{nickserv} NOTICE alice :Unknown command FROB. Send HELP for the list of "
+         "commands.")]
+    got = await labeled_later(alice, "@label=n2 PRIVMSG NickServ :HELP REGISTER")
+    ref = got[0].split("BATCH +", 1)[1].split()[0]
+    assert got == [
+        f"@label=n2 :irc.test BATCH +{ref} labeled-response",
+        (f"@batch={ref} :{nickserv} NOTICE alice :REGISTER <password>: register your current "
+         "nick as an account, and log in to it."),
+        (f"@batch={ref} :{nickserv} NOTICE alice :The nick then belongs to the account: log in "
+         "with SASL, PASS nick:password or IDENTIFY."),
+        f":irc.test BATCH -{ref}",
+    ]
+    # What the command causes comes with it: REGISTER's notice and the 900 of the login.
+    got = await labeled_later(alice, "@label=n3 PRIVMSG NickServ :REGISTER sekrit123")
+    ref = got[0].split("BATCH +", 1)[1].split()[0]
+    assert got[0] == f"@label=n3 :irc.test BATCH +{ref} labeled-response"
+    logged_in = f":irc.test 900 alice {prefix('alice')} alice :You are now logged in as alice"
+    assert f"@batch={ref} {logged_in}" in got
+    assert got[-1] == f":irc.test BATCH -{ref}"
+    assert all(line.startswith(f"@batch={ref} ") for line in got[1:-1]) and len(got) > 3
+
+
+async def test_a_labeled_message_to_a_service_with_echo_message(capped):
+    alice = await capped("alice", f"{LABELED} echo-message")
+    got = await labeled_later(alice, "@label=e1 PRIVMSG NickServ :FROB")
+    ref = got[0].split("BATCH +", 1)[1].split()[0]
+    assert got == [
+        f"@label=e1 :irc.test BATCH +{ref} labeled-response",
+        f"@batch={ref} :{prefix('alice')} PRIVMSG NickServ FROB",
+        (f"@batch={ref} :NickServ!services@irc.test NOTICE alice :Unknown command FROB. Send "
+         "HELP for the list of commands."),
+        f":irc.test BATCH -{ref}",
+    ]
+
+
+async def test_a_labeled_oper_gets_its_replies_labeled(start_server):
+    from words.config import Oper
+    from words.cred import DEFAULT_HASHER
+
+    server = await start_server(opers=(Oper("root", DEFAULT_HASHER.hash("sesame"),
+                                            hosts=("~user@127.0.0.1",)),))
+    alice = await RawClient.connect(server.port)
+    try:
+        await negotiate(alice, "alice", LABELED)
+        # OPER checks the password off the loop: the late answer, with the MODE it causes.
+        got = await labeled(alice, "@label=o1 OPER root sesame")
+        ref = got[0].split("BATCH +", 1)[1].split()[0]
+        assert got == [
+            f"@label=o1 :irc.test BATCH +{ref} labeled-response",
+            f"@batch={ref} :alice MODE alice +o",
+            f"@batch={ref} :irc.test 381 alice :You are now an IRC operator",
+            f":irc.test BATCH -{ref}",
+        ]
+        assert await labeled(alice, "@label=o2 OPER root wrong") == [
+            "@label=o2 :irc.test 464 alice :Password incorrect"]
+    finally:
+        await alice.close()
 
 
 def test_label_lines_escapes_the_label():

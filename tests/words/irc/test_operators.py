@@ -420,7 +420,7 @@ async def test_die_stops_words_serve_and_tells_every_client(tmp_path, words_proc
             error = await client.expect("ERROR")
             assert error.params == ["Closing Link: 127.0.0.1 (Server shutting down (DIE by alice))"]
             assert await client.closed()
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=5) == 0
     finally:
         await alice.close()
         await bob.close()
@@ -467,3 +467,198 @@ async def test_restart_is_refused_when_only_die_is_allowed(tmp_path, words_proce
         assert proc.poll() is None
     finally:
         await alice.close()
+
+
+# -- what opers do is logged -------------------------------------------------------------
+
+
+def oper_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "words.irc"]
+
+
+async def test_kill_wallops_unkline_and_undline_are_logged(connect, caplog):
+    caplog.set_level(logging.INFO, logger="words.irc")
+    alice, bob = await connect("alice"), await connect("bob")
+    await oper_up(alice)
+    await alice.send("WALLOPS :maintenance at noon")
+    await alice.send("KLINE *@10.1.1.1 :x")
+    await alice.send("DLINE 10.2.0.0/16 :y")
+    await alice.send("UNKLINE *@10.1.1.1")
+    await alice.send("UNDLINE 10.2.0.0/16")
+    await alice.send("UNKLINE *@10.3.3.3")  # none: nothing lifted, nothing logged
+    await alice.send("KILL bob :spamming")
+    assert await bob.closed()
+    await alice.until_pong()
+    lines = oper_lines(caplog)
+    for line in ("WALLOPS by alice (oper root): maintenance at noon",
+                 "K-line *@10.1.1.1 removed by alice (oper root)",
+                 "D-line 10.2.0.0/16 removed by alice (oper root)",
+                 "KILL bob by alice (oper root): spamming"):
+        assert line in lines, (line, lines)
+    assert not [line for line in lines if "10.3.3.3" in line]
+
+
+async def test_rehash_is_logged(rehash_server, caplog):
+    caplog.set_level(logging.INFO, logger="words.irc")
+    alice = await RawClient.connect(rehash_server.port)
+    try:
+        await alice.register("alice")
+        await oper_up(alice)
+        await alice.send("REHASH")
+        await alice.expect("382")
+        rehash_server.config_path.write_text("limits: {nicklen: -3}\n")
+        await alice.send("REHASH")
+        await alice.expect("NOTICE")
+    finally:
+        await alice.close()
+    lines = oper_lines(caplog)
+    assert lines.count("REHASH by alice (oper root)") == 2
+    assert f"configuration reloaded from {rehash_server.config_path}" in lines
+    assert any(line.startswith("REHASH refused: ") and "limits.nicklen: must be at least 1" in line
+               for line in lines), lines
+
+
+@pytest.mark.parametrize("command", ["DIE", "RESTART"])
+async def test_die_and_restart_are_logged(start_server, command, caplog):
+    caplog.set_level(logging.INFO, logger="words.irc")
+    server = await start_server(opers=OPERS, allow_die=True, allow_restart=True)
+    alice = await RawClient.connect(server.port)
+    try:
+        await alice.register("alice")
+        await oper_up(alice)
+        await alice.send(command)
+        await alice.until_pong()
+    finally:
+        await alice.close()
+    assert server.shutdown_requested.is_set() and server.restart_requested == (command == "RESTART")
+    assert f"{command} by alice (oper root)" in oper_lines(caplog)
+
+
+# -- oper override ------------------------------------------------------------------------
+
+OVERRIDE = Oper("over", ROOT_HASH, hosts=("~user@127.0.0.1",), override=True)
+
+
+async def test_oper_override_passes_channel_rules_and_is_logged(start_server, caplog):
+    """An oper whose block has `override: true` joins past +i/+k/+b, speaks past +m/+n and
+    acts as a channel operator; each time it is logged. Without it, the rules hold."""
+    caplog.set_level(logging.INFO, logger="words.irc")
+    server = await start_server(opers=(OPERS[0], OVERRIDE))
+    clients = [await RawClient.connect(server.port) for _ in range(3)]
+    owner, over, root = clients
+    try:
+        for client, nick in zip(clients, ("owner", "over", "root")):
+            await client.register(nick)
+        await join(owner, "#club")
+        await owner.send("MODE #club +imnk-t secret")
+        await owner.expect("MODE", "#club")
+        await owner.send("MODE #club +b *!*@127.0.0.1")
+        await owner.expect("MODE", "#club")
+        await over.send("OPER over sesame")
+        await over.expect("381")
+        await oper_up(root)
+        await over.send("MODE #club b")  # anyone may list bans: no override, not logged
+        await over.expect("368")
+
+        await root.send("JOIN #club")
+        assert (await root.expect("474")).params[1:] == ["#club", "Cannot join channel (+b)"]
+        await root.send("PRIVMSG #club :from outside")
+        assert (await root.expect("404")).params[1:] == ["#club", "Cannot send to channel (no external messages)"]
+        await root.send("TOPIC #club :not mine")
+        await root.expect("442")
+
+        await over.send("PRIVMSG #club :from outside")
+        assert (await owner.expect("PRIVMSG", "#club")).params[1] == "from outside"
+        await join(over, "#club")
+        await over.send("PRIVMSG #club :inside, moderated")
+        assert (await owner.expect("PRIVMSG", "#club")).params[1] == "inside, moderated"
+        await over.send("MODE #club +v over")
+        assert (await owner.expect("MODE", "#club")).params[1:] == ["+v", "over"]
+        await over.send("KICK #club owner :mine now")
+        assert (await owner.expect("KICK", "#club")).params[1:] == ["owner", "mine now"]
+        await over.until_pong()
+    finally:
+        for client in clients:
+            await client.close()
+    override = [line for line in oper_lines(caplog) if line.startswith("oper override")]
+    assert override == [
+        "oper override by over (oper over): PRIVMSG past (no external messages) on #club",
+        "oper override by over (oper over): JOIN past (+b) on #club",
+        "oper override by over (oper over): PRIVMSG past (+m) on #club",
+        "oper override by over (oper over): acts as channel operator on #club",
+        "oper override by over (oper over): acts as channel operator on #club",
+    ]
+
+
+async def test_the_abuse_limits_follow_a_rehash(start_server, tmp_path):
+    """max_per_ip, input pacing and sendq as the file says after a REHASH, for new and open
+    connections alike."""
+    import asyncio
+    import socket
+
+    path = tmp_path / "words.yaml"
+
+    def write(limits: str) -> None:
+        path.write_text(textwrap.dedent(f"""
+            server: {{name: irc.test}}
+            hashing: {{ln: 4}}
+            opers: [{{name: root, password: "{ROOT_HASH}", hosts: ["*@127.0.0.1"]}}]
+            limits: {{per_ip_exempt: [], {limits}}}
+        """))
+
+    async def from_address(address: str, rcvbuf: int | None = None) -> RawClient:
+        sock = socket.socket()
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((address, 0))
+        sock.connect(("127.0.0.1", server.port))
+        return RawClient(*await asyncio.open_connection(sock=sock))
+
+    loose = "max_per_ip: 1, flood_burst: 100000, flood_rate: 100000, sendq: 67108864"
+    write(loose)
+    server = await start_server(source=str(path), opers=OPERS[:1], limits={
+        "per_ip_exempt": (), "max_per_ip": 1, "sendq": 67108864})
+    clients = []
+    try:
+        boss = await from_address("127.0.0.1")
+        clients.append(boss)
+        await boss.register("boss")
+        await oper_up(boss)
+        first = await from_address("127.0.0.5")
+        clients.append(first)
+        await first.register("first")
+        refused = await from_address("127.0.0.5")
+        clients.append(refused)
+        assert (await refused.expect("ERROR")).params[0].endswith("(Too many connections from your host)")
+
+        write("max_per_ip: 2, flood_burst: 5, flood_rate: 1, flood_max_queued: 3, sendq: 65536")
+        await boss.send("REHASH")
+        await boss.expect("382")
+        second = await from_address("127.0.0.5")  # max_per_ip 2 now
+        clients.append(second)
+        await second.register("second")
+        third = await from_address("127.0.0.5")
+        clients.append(third)
+        assert (await third.expect("ERROR")).params[0].endswith("(Too many connections from your host)")
+        # Pacing: a burst past flood_burst + flood_max_queued cuts an open connection.
+        first.writer.write(b"".join(b"PRIVMSG boss :%d\r\n" % i for i in range(20)))
+        assert (await first.expect("ERROR")).params[0].endswith("(Excess Flood)")
+        # sendq: an open connection that stops reading is cut at 64 KiB queued.
+        slow = await from_address("127.0.0.6", rcvbuf=4096)
+        clients.append(slow)
+        await slow.register("slow")
+        for client in (slow, boss):  # boss is an oper: not paced
+            await join(client, "#q")
+        await slow.until_pong()
+        slow.writer.transport.pause_reading()
+        text = b"x" * 400
+        for _ in range(500):  # 20 MB at most, far below the old sendq
+            if server.sendq_disconnects:
+                break
+            await boss.send(b"\r\n".join(b"PRIVMSG #q :%d %s" % (i, text) for i in range(100)))
+            await boss.until_pong()
+        assert server.sendq_disconnects == 1
+        assert "slow" not in [user.name for user in server.realm.users.values() if user.online]
+    finally:
+        for client in clients:
+            await client.close()

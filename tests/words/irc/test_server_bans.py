@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -19,12 +18,6 @@ OPERS = (Oper("root", ROOT_HASH, hosts=("*@127.0.0.1",)),)
 @pytest.fixture
 async def server(start_server):
     return await start_server(opers=OPERS)
-
-
-async def from_address(port: int, address: str) -> RawClient:
-    """A client whose connection comes from `address` (any 127.x.y.z is loopback on Linux)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0))
-    return RawClient(reader, writer)
 
 
 async def oper(port: int) -> RawClient:
@@ -76,9 +69,9 @@ async def test_kline_needs_an_oper(server):
 
 async def test_kline_disconnects_at_once_and_at_registration(server, caplog):
     boss = await oper(server.port)
-    bob = await from_address(server.port, "127.0.0.2")
+    bob = await RawClient.connect(server.port, source="127.0.0.2")
     await bob.register("bob", user="bob")
-    carol = await from_address(server.port, "127.0.0.2")
+    carol = await RawClient.connect(server.port, source="127.0.0.2")
     await carol.register("carol", user="carol")
     caplog.set_level("INFO", logger="words.irc")
     await boss.send("KLINE 2h ~bob@127.0.0.2 :spamming")
@@ -89,7 +82,7 @@ async def test_kline_disconnects_at_once_and_at_registration(server, caplog):
     assert "K-line ~bob@127.0.0.2 for 2h by boss (oper root): spamming" in caplog.text
     # carol is another user@host: still here.
     await carol.until_pong()
-    again = await from_address(server.port, "127.0.0.2")
+    again = await RawClient.connect(server.port, source="127.0.0.2")
     await again.send("NICK bob2")
     await again.send("USER bob 0 * :Bob")
     assert "K-lined: spamming" in (await again.expect("ERROR")).params[0]
@@ -104,7 +97,7 @@ async def test_kline_disconnects_at_once_and_at_registration(server, caplog):
 
     await boss.send("UNKLINE ~bob@127.0.0.2")
     await notice(boss, "K-line for ~bob@127.0.0.2 removed")
-    back = await from_address(server.port, "127.0.0.2")
+    back = await RawClient.connect(server.port, source="127.0.0.2")
     await back.register("bob", user="bob")
     await boss.send("UNKLINE ~bob@127.0.0.2")
     await notice(boss, "No K-line for ~bob@127.0.0.2")
@@ -114,9 +107,9 @@ async def test_kline_disconnects_at_once_and_at_registration(server, caplog):
 
 async def test_dline_refuses_connections_and_disconnects_matching_users(server, caplog):
     boss = await oper(server.port)
-    bob = await from_address(server.port, "127.0.0.3")
+    bob = await RawClient.connect(server.port, source="127.0.0.3")
     await bob.register("bob")
-    waiting = await from_address(server.port, "127.0.0.3")  # not registered yet
+    waiting = await RawClient.connect(server.port, source="127.0.0.3")  # not registered yet
     await waiting.send("NICK half")
     caplog.set_level("INFO", logger="words.irc")
     await boss.send("DLINE 127.0.0.0/30 :a bad network")
@@ -127,11 +120,11 @@ async def test_dline_refuses_connections_and_disconnects_matching_users(server, 
     assert "D-line 127.0.0.0/30 permanently by boss (oper root): a bad network" in caplog.text
     # The oper's own 127.0.0.1 matches too: warned, kept.
     await boss.until_pong()
-    refused = await from_address(server.port, "127.0.0.3")
+    refused = await RawClient.connect(server.port, source="127.0.0.3")
     error = await refused.expect("ERROR")
     assert "D-lined: a bad network" in error.params[0]
     assert await refused.closed()
-    outside = await from_address(server.port, "127.0.0.9")
+    outside = await RawClient.connect(server.port, source="127.0.0.9")
     await outside.register("dave")
 
     await boss.send("STATS d")
@@ -140,7 +133,7 @@ async def test_dline_refuses_connections_and_disconnects_matching_users(server, 
     assert line.params[2].startswith("a bad network (permanent; set by boss (oper root)")
     await boss.send("UNDLINE 127.0.0.0/30")
     await notice(boss, "D-line for 127.0.0.0/30 removed")
-    back = await from_address(server.port, "127.0.0.3")
+    back = await RawClient.connect(server.port, source="127.0.0.3")
     await back.register("bob")
     for client in (boss, bob, waiting, refused, outside, back):
         await client.close()
@@ -148,7 +141,7 @@ async def test_dline_refuses_connections_and_disconnects_matching_users(server, 
 
 async def test_kline_and_dline_by_nick_and_bad_masks(server):
     boss = await oper(server.port)
-    eve = await from_address(server.port, "127.0.0.5")
+    eve = await RawClient.connect(server.port, source="127.0.0.5")
     await eve.register("eve")
     await boss.send("DLINE 10m eve :go away")
     await notice(boss, "D-line added for 127.0.0.5 for 10m: go away")
@@ -183,13 +176,13 @@ async def test_bans_last_across_a_sqlite_restart(start_server, tmp_path):
     second = await start_server(opers=OPERS, database=url)
     assert [b.mask for b in second.bans.active("k")] == ["~bob@127.0.0.4"]
     assert [b.mask for b in second.bans.active("d")] == ["127.0.0.6"]
-    refused = await from_address(second.port, "127.0.0.6")
+    refused = await RawClient.connect(second.port, source="127.0.0.6")
     assert "D-lined: no" in (await refused.expect("ERROR")).params[0]
-    bob = await from_address(second.port, "127.0.0.4")
+    bob = await RawClient.connect(second.port, source="127.0.0.4")
     await bob.send("NICK bob")
     await bob.send("USER bob 0 * :Bob")
     assert "K-lined: still banned" in (await bob.expect("ERROR")).params[0]
-    welcome = await from_address(second.port, "127.0.0.8")
+    welcome = await RawClient.connect(second.port, source="127.0.0.8")
     await welcome.register("old")
     for client in (refused, bob, welcome):
         await client.close()

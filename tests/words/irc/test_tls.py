@@ -304,3 +304,18 @@ async def test_sts_tells_plaintext_clients_the_port_and_tls_clients_the_duration
     assert "sts=duration=300" in (await secure.expect("CAP")).params[-1].split()
     for client in (plain, secure):
         await client.close()
+
+
+async def test_sts_is_offered_only_when_configured(pki, start_server):
+    # A TLS listener alone does not make sts: it needs `sts:` (which needs a TLS listener).
+    server = await start_server(
+        listen=(Listen("127.0.0.1", 0), Listen("127.0.0.1", 0, pki.no_client_ca)))
+    plain = await RawClient.connect(server.bound[0][1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.bound[1][1],
+                                                   ssl=pki.client_context())
+    secure = RawClient(reader, writer)
+    for client in (plain, secure):
+        await client.send("CAP LS 302")
+        offered = (await client.expect("CAP")).params[-1].split()
+        assert "server-time" in offered and not [c for c in offered if c.startswith("sts")]
+        await client.close()

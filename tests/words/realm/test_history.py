@@ -4,11 +4,13 @@ PostgreSQL; and history surviving a restart of the SQL realm."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import pytest
 from support import RecordingMind, wait_until
 
+from words.realm.events import millis
 from words.realm.history import MESSAGE_KINDS, Entry, HistoryRecord, Ref, Retention
 from words.realm.sql import SQLWordsRealm
 from words.store.database import StoreError
@@ -114,17 +116,51 @@ async def test_the_selectors(make_realm, kind):
     # Backwards: counted from the first reference, still oldest first.
     assert texts(await h.between("#chan", Ref(msgid=ids[6]), Ref(msgid=ids[1]), 3, **only)) == [
         "m3", "m4", "m5"]
-    # Timestamps: strictly before / after the time of m5.
+    # Timestamps have milliseconds: before the millisecond of m5, and after it (from the
+    # next millisecond on).
     when = Ref(time=everything[5].time)
-    assert texts(await h.before("#chan", when, 2, **only)) == ["m3", "m4"]
-    # After a timestamp is from its next millisecond on (timestamps have milliseconds).
-    later = [r.text for r in everything if r.time >= when.time + 0.001]
-    assert texts(await h.after("#chan", when, 2, **only)) == later[:2]
+    earlier = [r.text for r in everything if millis(r.time) < millis(when.time)]
+    assert texts(await h.before("#chan", when, 20, **only)) == earlier
+    later = [r.text for r in everything if millis(r.time) > millis(when.time)]
+    assert texts(await h.after("#chan", when, 20, **only)) == later
     assert texts(await h.after("#chan", Ref(time=everything[0].time - 1), 2, **only)) == [
         "m0", "m1"]
     # An unknown msgid matches nothing; kinds=None gives the joins too.
     assert await h.before("#chan", Ref(msgid="nope"), 5) == []
     assert [r.kind for r in await h.latest("#chan", 12)][:2] == ["join", "join"]
+
+
+async def test_timestamps_select_by_the_millisecond_shown(make_realm, kind):
+    # m0..m2 in one millisecond, m3..m5 in a later one: a timestamp splits them exactly,
+    # at the bounds too (records are compared as their time is shown, `millis`).
+    realm = await realm_with_history(make_realm, kind)
+    alice, _, group = await chat(realm, "m0", "m1", "m2")
+    first = await realm.history.latest("#chan", 1)
+    await wait_until(lambda: millis(time.time()) > millis(first[0].time), "the next millisecond")
+    for line in ("m3", "m4", "m5"):
+        realm.say(alice, group, line)
+    h, only = realm.history, {"kinds": MESSAGE_KINDS}
+    everything = await h.latest("#chan", 20, **only)
+    shown = [millis(r.time) for r in everything]
+    assert shown[2] < shown[3]
+    # The reference is the millisecond of m3, as a client sends it back (a float of it).
+    at = Ref(time=shown[3] / 1000)
+    assert texts(await h.before("#chan", at, 20, **only)) == [
+        r.text for r, ms in zip(everything, shown) if ms < shown[3]]
+    assert texts(await h.after("#chan", at, 20, **only)) == [
+        r.text for r, ms in zip(everything, shown) if ms > shown[3]]
+    assert texts(await h.around("#chan", at, 20, **only))[-3:] == ["m3", "m4", "m5"]
+    assert "m2" in texts(await h.before("#chan", at, 20, **only))
+
+
+def test_millis_and_millisecond_start():
+    from words.realm.events import millisecond_start
+
+    assert millis(1.001) == 1001 and millis(0.0) == 0 and millis(1795326062.1239) == 1795326062123
+    for ms in (1, 999, 1001, 1795326062123, 1795326062999):
+        start = millisecond_start(ms)
+        assert millis(start) == ms and millis(math.nextafter(start, -math.inf)) == ms - 1
+        assert millis(ms / 1000) == ms  # a client's timestamp is its own millisecond
 
 
 async def test_private_conversations_belong_to_their_two_parties(make_realm, kind):
@@ -146,6 +182,36 @@ async def test_private_conversations_belong_to_their_two_parties(make_realm, kin
     ]
     assert [name for name, _ in await h.latest_times([], "@alice", 0, time.time() + 1, 10)] == [
         "bob"]
+
+
+async def test_targets_of_channels_and_private_conversations(make_realm, kind):
+    realm = await realm_with_history(make_realm, kind)
+    h = realm.history
+    alice, bob, group = await chat(realm, "in chan")
+    await chat(realm, "in other", channel="#other")
+    await chat(realm, channel="#quiet")  # JOINs only: no message, not a target
+    realm.say(bob, alice, "psst")
+    realm.say(alice, group, "in chan again")
+    latest = {key: (await h.latest(key, 1, kinds=MESSAGE_KINDS))[0].time
+              for key in ("#chan", "#other", h.private_key("alice", "bob"))}
+    channels = ["#chan", "#other", "#quiet"]
+    end = time.time() + 1
+    # Oldest first by each conversation's latest message; channels by name, people by nick.
+    assert await h.latest_times(channels, "alice", 0, end, 10) == [
+        ("#other", latest["#other"]), ("bob", latest["alice bob"]), ("#chan", latest["#chan"])]
+    assert await h.latest_times(channels, None, 0, end, 10) == [
+        ("#other", latest["#other"]), ("#chan", latest["#chan"])]
+    assert await h.latest_times(["#chan"], "alice", 0, end, 1) == [("bob", latest["alice bob"])]
+    # The window is exclusive at both ends.
+    assert await h.latest_times(channels, "alice", latest["#other"], end, 10) == [
+        ("bob", latest["alice bob"]), ("#chan", latest["#chan"])]
+    first = (await h.latest("#chan", 10, kinds=MESSAGE_KINDS))[0]
+    assert first.text == "in chan"  # the latest of #chan before the end of the window
+    assert await h.latest_times(channels, "alice", 0, latest["#other"], 10) == [
+        ("#chan", first.time)]
+    # `since`: private conversations only from then on (a user without an account).
+    assert await h.latest_times(channels, "alice", 0, end, 10, since=end) == [
+        ("#other", latest["#other"]), ("#chan", latest["#chan"])]
 
 
 async def test_services_and_disabled_private_history_keep_nothing(make_realm, kind):
@@ -195,6 +261,24 @@ async def test_retention_by_age(make_realm, kind):
     await realm.history.flush()
     assert texts(await realm.history.latest("#chan", 10)) == ["new"]
     assert texts(await realm.history.latest("#keep", 10)) == ["old kept", "new kept"]
+    if kind != "memory":  # deleted from the table, not only hidden by the reads
+        assert table_texts(realm) == {"#chan": ["new"], "#keep": ["old kept", "new kept"]}
+
+
+def table_texts(realm) -> dict[str, list[str]]:
+    """What the SQL realm's history table holds: conversation -> texts, in order."""
+    import json
+
+    from sqlalchemy import select
+
+    from words.store.schema import history
+
+    rows = realm.db.run_sync(lambda conn: conn.execute(
+        select(history.c.conversation, history.c.data).order_by(history.c.id)).all(), "reading")
+    found: dict[str, list[str]] = {}
+    for conversation, data in rows:
+        found.setdefault(conversation, []).append(json.loads(data).get("text", ""))
+    return found
 
 
 async def test_past_membership(make_realm, kind):
@@ -207,6 +291,34 @@ async def test_past_membership(make_realm, kind):
     joined, left = await realm.history.membership("#chan", "alice")
     assert joined and left == (await realm.history.latest("#chan", 1))[0].time
     assert await realm.history.membership("#chan", "bob") == (False, None)
+
+
+async def test_a_past_member_is_known_after_its_join_was_pruned(make_realm, kind):
+    # Its leaving proves the membership: a long-time member of a busy channel that
+    # leaves is a past member, though its JOIN went long ago.
+    realm = await realm_with_history(make_realm, kind, Retention(lines=4, age=None))
+    alice = realm.sign_on("alice", RecordingMind(), account="Alice")
+    _, bob, group = await chat(realm)
+    realm.join(alice, group)
+    for i in range(5):
+        realm.say(bob, group, f"m{i}")
+    realm.leave(alice, group, "bye")
+    await realm.history.flush()
+    kept = await realm.history.latest("#chan", 10)
+    assert [(r.kind, r.text) for r in kept] == [
+        ("message", "m2"), ("message", "m3"), ("message", "m4"), ("part", "bye")]
+    assert await realm.history.membership("#chan", "alice") == (True, kept[-1].time)
+    # Joined again and quit: the last leaving counts.
+    realm.join(alice, group)
+    assert await realm.history.membership("#chan", "alice") == (True, None)
+    realm.sign_off(alice, "gone")
+    quit_record = (await realm.history.latest("#chan", 1))[0]
+    assert await realm.history.membership("#chan", "alice") == (True, quit_record.time)
+    # Once that is pruned too, so is everything before it: nothing of it is left.
+    for i in range(4):
+        realm.say(bob, group, f"n{i}")
+    await realm.history.flush()
+    assert await realm.history.membership("#chan", "alice") == (False, None)
 
 
 async def test_sql_history_survives_a_restart(tmp_path):
@@ -309,3 +421,32 @@ async def test_the_sql_realm_of_a_cluster_keeps_only_its_own_events(make_realm):
     realm.applying_remote = False
     realm.say(alice, group, "ours")
     assert texts(await realm.history.latest("#chan", 10, kinds=MESSAGE_KINDS)) == ["ours"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_sql_history_is_in_time_order_whatever_order_it_was_stored_in(make_realm, backend):
+    """In a cluster every node writes its own events behind into the one table, so a
+    message may be stored after a later one of another node: queries go by time."""
+    from words.realm.events import Said
+
+    realm = await realm_with_history(make_realm, backend)
+    alice, bob, group = await chat(realm)
+    first = realm.say(alice, group, "one")
+    third = realm.say(alice, group, "three")
+    # Another node's message, said between the two, stored after them.
+    second = Said(sender=bob, target=group, text="two", time=(first.time + third.time) / 2)
+    realm.apply(second)
+    fourth = realm.say(alice, group, "four")
+    history = realm.history
+    everything = await history.latest("#chan", 10, kinds=MESSAGE_KINDS)
+    assert texts(everything) == ["one", "two", "three", "four"]
+    assert [r.msgid for r in everything] == [first.msgid, second.msgid, third.msgid, fourth.msgid]
+    assert texts(await history.latest("#chan", 2, kinds=MESSAGE_KINDS)) == ["three", "four"]
+    assert texts(await history.after("#chan", Ref(msgid=first.msgid), 2,
+                                     kinds=MESSAGE_KINDS)) == ["two", "three"]
+    assert texts(await history.before("#chan", Ref(msgid=third.msgid), 5,
+                                      kinds=MESSAGE_KINDS)) == ["one", "two"]
+    assert texts(await history.around("#chan", Ref(msgid=second.msgid), 3,
+                                      kinds=MESSAGE_KINDS)) == ["one", "two", "three"]
+    assert texts(await history.between("#chan", Ref(msgid=fourth.msgid), Ref(msgid=first.msgid),
+                                       10, kinds=MESSAGE_KINDS)) == ["two", "three"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
 from words.irc.commands import command
+from words.irc.handlers import ircv3
 from words.realm import ChatAvatar
 from words.services.accounts import RegistrationError
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def fail(conn: IRCConnection, code: str, context: str, text: str) -> None:
-    conn.send("FAIL", "REGISTER", code, context or "*", text, source=conn.server.name)
+    ircv3.fail(conn, "REGISTER", code, context, text)
 
 
 @command("REGISTER", min_params=3, needs_registration=False)

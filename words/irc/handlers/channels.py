@@ -95,13 +95,14 @@ def join_channels(conn: IRCConnection, msg: Message) -> None:
         except NoSuchGroup:
             conn.numeric(N.ERR_NOSUCHCHANNEL, name, "No such channel")
             continue
-        if group.members and not (conn.oper is not None and conn.oper.override):
+        if group.members:
             try:
                 realm.check_join(user, group, keys[i] if i < len(keys) else None)
             except JoinRefused as refused:
                 code, text = _JOIN_REFUSALS[type(refused)]
-                conn.numeric(code, group.name, text)
-                continue
+                if not conn.overrides(group, f"JOIN past {text[len('Cannot join channel '):]}"):
+                    conn.numeric(code, group.name, text)
+                    continue
         realm.join(user, group)
         send_topic(conn, group, on_join=True)
         send_names(conn, group)

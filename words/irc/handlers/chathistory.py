@@ -18,7 +18,7 @@ since it connected (a nick is not an identity across sessions).
 
 Reading may wait for the database, so the answer comes from a task; the
 client's later lines wait for it (run_holding_input) and a labelled command
-gets its label on the answer (take_label, write_labeled).
+gets its label on the answer (the task's writes are that answer).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from words.irc import numerics as N
 from words.irc.codec import format_line
 from words.irc.commands import command
-from words.irc.handlers.ircv3 import safe_context
+from words.irc.handlers.ircv3 import fail
 from words.irc.modes import render_changes
 from words.irc.tags import server_time
 from words.realm.history import ALL_KINDS, MESSAGE_KINDS, HistoryRecord, Ref
@@ -70,7 +70,7 @@ def parse_ref(text: str, *, star: bool = False, timestamp_only: bool = False) ->
 
 
 def _fail(conn: IRCConnection, code: str, *context_and_text: str) -> None:
-    conn.send("FAIL", "CHATHISTORY", code, *safe_context(context_and_text), source=conn.server.name)
+    fail(conn, "CHATHISTORY", code, *context_and_text)
 
 
 @command("CHATHISTORY")
@@ -107,11 +107,10 @@ def handle_chathistory(conn: IRCConnection, msg: Message) -> None:
     except _Invalid as invalid:
         _fail(conn, "INVALID_PARAMS", sub, invalid.param, invalid.text)
         return
-    label = conn.take_label()
     if sub == "TARGETS":
-        conn.run_holding_input(_targets(conn, label, refs, limit))
+        conn.run_holding_input(_targets(conn, refs, limit))
     else:
-        conn.run_holding_input(_messages(conn, label, sub, params[1], refs, limit))
+        conn.run_holding_input(_messages(conn, sub, params[1], refs, limit))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,15 +167,15 @@ def kinds_for(conn: IRCConnection) -> frozenset[str]:
     return ALL_KINDS - {"tagmsg"}
 
 
-async def _messages(conn: IRCConnection, label: str | None, sub: str, target: str,
-                    refs: tuple[Ref | None, ...], limit: int) -> None:
+async def _messages(conn: IRCConnection, sub: str, target: str, refs: tuple[Ref | None, ...],
+                    limit: int) -> None:
     history = conn.server.realm.history
     if history is None or conn.user is None:
         return  # gone before its turn came
     try:
         scope = await _scope(conn, target)
         if scope is None:
-            conn.write_labeled(_fail_line(conn, "INVALID_TARGET", sub, target, _UNAVAILABLE), label)
+            _fail(conn, "INVALID_TARGET", sub, target, _UNAVAILABLE)
             return
         filters = {"kinds": kinds_for(conn), "since": scope.since, "until": scope.until}
         keys = scope.keys
@@ -191,13 +190,12 @@ async def _messages(conn: IRCConnection, label: str | None, sub: str, target: st
         else:
             records = await history.between(keys, refs[0], refs[1], limit, **filters)
     except StoreError:
-        conn.write_labeled(_fail_line(conn, "MESSAGE_ERROR", sub, target, _UNAVAILABLE), label)
+        _fail(conn, "MESSAGE_ERROR", sub, target, _UNAVAILABLE)
         return
-    conn.write_labeled(history_batch(conn, scope.name, records), label)
+    conn.send_lines(history_batch(conn, scope.name, records))
 
 
-async def _targets(conn: IRCConnection, label: str | None, refs: tuple[Ref | None, ...],
-                   limit: int) -> None:
+async def _targets(conn: IRCConnection, refs: tuple[Ref | None, ...], limit: int) -> None:
     realm = conn.server.realm
     history = realm.history
     user = conn.user
@@ -210,19 +208,14 @@ async def _targets(conn: IRCConnection, label: str | None, refs: tuple[Ref | Non
         found = await history.latest_times(list(user.groups), party, times[0], times[1], limit,
                                            since=since)
     except StoreError:
-        conn.write_labeled(_fail_line(conn, "MESSAGE_ERROR", "TARGETS", "*", _UNAVAILABLE), label)
+        _fail(conn, "MESSAGE_ERROR", "TARGETS", "*", _UNAVAILABLE)
         return
     server = conn.server.name
     lines = [
         format_line("CHATHISTORY", "TARGETS", name, server_time(when), source=server)
         for name, when in found
     ]
-    conn.write_labeled(_batched(conn, "draft/chathistory-targets", [], lines), label)
-
-
-def _fail_line(conn: IRCConnection, code: str, *context_and_text: str) -> bytes:
-    line = format_line("FAIL", "CHATHISTORY", code, *safe_context(context_and_text), source=conn.server.name)
-    return line.encode("utf-8", "replace") + b"\r\n"
+    conn.send_lines(_batched(conn, "draft/chathistory-targets", [], lines))
 
 
 def _batched(conn: IRCConnection, kind: str, params: list[str], lines: list[str],
@@ -302,7 +295,13 @@ def record_lines(conn: IRCConnection, record: HistoryRecord, batch: str | None =
                  for params in render_changes(list(record.changes), max_params)]
     else:
         return []
-    return [format_line(*line, source=source, tags=tags or None) for line in lines]
+    if not lines:
+        return []
+    out = [format_line(*lines[0], source=source, tags=tags or None)]
+    if len(lines) > 1:  # as relayed: the msgid names the first line (a MODE split in several)
+        tags.pop("msgid", None)
+        out.extend(format_line(*line, source=source, tags=tags or None) for line in lines[1:])
+    return out
 
 
 # -- replay on JOIN ------------------------------------------------------------------------------
@@ -326,6 +325,6 @@ async def _replay(conn: IRCConnection, key: str, name: str, lines: int, until: f
         records = await history.latest(key, lines, kinds=MESSAGE_KINDS, until=until)
     except StoreError:
         return  # logged by the store; the JOIN itself went through
-    if records:
-        conn.write(history_batch(conn, name, records,
-                                 stamp_text="server-time" not in conn.caps))
+    if records:  # send_lines: part of a labelled JOIN's answer
+        conn.send_lines(history_batch(conn, name, records,
+                                      stamp_text="server-time" not in conn.caps))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from words.irc import numerics as N
-from words.irc.codec import MAX_CLIENT_TAGS_BYTES, escape_tag_value
 from words.irc.commands import command
 from words.irc.connection import ctcp_action
 from words.realm.errors import CannotSpeak
@@ -39,10 +38,7 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
             conn.numeric(N.ERR_NOTEXTTOSEND, "No text to send")
         return
     text = msg.params[1] if kind != "tagmsg" else ""
-    if msg.tags and "message-tags" in conn.caps and tag_data_size(msg.tags) > MAX_CLIENT_TAGS_BYTES:
-        # message-tags: refused whole, never truncated, never relayed.
-        conn.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
-        return
+    # Tags over the client budget never get here: the line was refused whole (417).
     tags = client_tags(conn, msg)
     action_text = ctcp_action(text)
     action = action_text is not None
@@ -64,12 +60,13 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
                 if errors:
                     conn.numeric(N.ERR_NOSUCHCHANNEL, channel, "No such channel")
                 continue
-            if not (conn.oper is not None and conn.oper.override):
-                try:
-                    realm.check_speak(user, group)
-                except CannotSpeak as refused:
+            try:
+                realm.check_speak(user, group)
+            except CannotSpeak as refused:
+                why = _CANNOT_SEND[refused.reason]
+                if not conn.overrides(group, f"{msg.command.upper()} past {why[len('Cannot send to channel '):]}"):
                     if errors:
-                        conn.numeric(N.ERR_CANNOTSENDTOCHAN, group.name, _CANNOT_SEND[refused.reason])
+                        conn.numeric(N.ERR_CANNOTSENDTOCHAN, group.name, why)
                     continue
             event = realm.say(user, group, text, kind=kind, action=action, to_status=to_status,
                               tags=tags)
@@ -86,16 +83,6 @@ def _deliver(conn: IRCConnection, msg: Message, kind: str) -> None:
                 conn.receive(event)
             if errors and target.away is not None:
                 conn.numeric(N.RPL_AWAY, target.name, target.away)
-
-
-def tag_data_size(tags: dict[str, str]) -> int:
-    """The bytes of the tag data as sent (`a=b;+c`, without '@' and the space)."""
-    size = len(tags) - 1  # the semicolons
-    for key, value in tags.items():
-        size += len(key.encode())
-        if value:
-            size += 1 + len(escape_tag_value(value).encode())
-    return size
 
 
 def client_tags(conn: IRCConnection, msg: Message) -> dict[str, str] | None:

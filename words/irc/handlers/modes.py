@@ -79,7 +79,14 @@ def _channel_mode(conn: IRCConnection, msg: Message) -> None:
     requests, unknown = parse_channel_modes(msg.params[1], msg.params[2:])
     for letter in unknown:
         conn.numeric(N.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
-    chanop = conn.is_chanop(group)
+    chanop: bool | None = None  # asked once, when needed: an oper's override is logged
+
+    def may_change() -> bool:
+        nonlocal chanop
+        if chanop is None:
+            chanop = conn.is_chanop(group)
+        return chanop
+
     limits = server.config.limits
     changes: list[tuple[str, bool, Any]] = []
     with_params = 0
@@ -88,12 +95,12 @@ def _channel_mode(conn: IRCConnection, msg: Message) -> None:
     for req in requests:
         letter, param = req.letter, req.param
         if letter in LIST_MODES and param is None:
-            if letter == "b" or chanop:  # anyone may see bans; e and I are for operators
+            if letter == "b" or may_change():  # anyone may see bans; e and I are for operators
                 _send_list(conn, group, letter)
             else:
                 denied = True
             continue
-        if not chanop:
+        if not may_change():
             denied = True
             continue
         if param is not None:

@@ -64,7 +64,7 @@ def handle_kill(conn: IRCConnection, msg: Message) -> None:
         conn.numeric(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     reason = f"Killed ({killer.name} ({comment}))"
-    conn.log.info("KILL %s by %s (oper %r): %s", victim.name, killer.name, conn.oper.name, comment)
+    conn.log.info("KILL %s by %s: %s", victim.name, _who(conn), comment)
     mind = victim.mind
     if isinstance(mind, IRCConnection):
         mind.close(reason)  # ERROR to the victim, QUIT to everyone sharing a channel
@@ -80,6 +80,7 @@ def handle_wallops(conn: IRCConnection, msg: Message) -> None:
     if not text:
         conn.numeric(N.ERR_NEEDMOREPARAMS, "WALLOPS", "Not enough parameters")
         return
+    conn.log.info("WALLOPS by %s: %s", _who(conn), text)
     conn.server.realm.wallops(conn.user, text)
 
 
@@ -89,7 +90,7 @@ def handle_rehash(conn: IRCConnection, msg: Message) -> None:
         return
     server = conn.server
     source = server.config.source
-    conn.log.info("REHASH by %s (oper %r)", conn.nick, conn.oper.name)
+    conn.log.info("REHASH by %s", _who(conn))
     error = server.rehash()
     if error is None:
         conn.numeric(N.RPL_REHASHING, source, "Rehashing")
@@ -156,7 +157,7 @@ def _shutdown(conn: IRCConnection, name: str, allowed: bool, restart: bool) -> N
             f"Permission Denied- {name} is disabled in the configuration (allow_{name.lower()})",
         )
         return
-    conn.log.warning("%s by %s (oper %r)", name, conn.nick, conn.oper.name)
+    conn.log.warning("%s by %s", name, _who(conn))
     doing = "restarting" if restart else "shutting down"
     conn.server.request_shutdown(f"Server {doing} ({name} by {conn.nick})", restart=restart)
 
@@ -172,6 +173,9 @@ def handle_restart(conn: IRCConnection, msg: Message) -> None:
 
 
 # -- K-lines and D-lines ---------------------------------------------------------------
+
+# What an oper hears of a ban change made while the database is away.
+_WAITING = "the database is unavailable, so {} is stored when it is back, unless the server stops first"
 
 
 def _ban_args(conn: IRCConnection, msg: Message) -> tuple[int | None, str, str] | None:
@@ -249,35 +253,18 @@ async def _add_ban(conn: IRCConnection, kind: str, mask: str, reason: str, durat
     name = f"{kind.upper()}-line"
     how_long = f"for {format_duration(duration)}" if duration else "permanently"
     conn.log.info("%s %s %s by %s: %s", name, mask, how_long, _who(conn), reason)
-    error = await server.bans.add(ban)
-    if conn.closing:
-        return
-    if error is not None:
-        conn.notice(f"*** {name} for {mask} is in force but could not be stored (lost at restart): {error}")
-    else:
-        conn.notice(f"*** {name} added for {mask} {how_long}: {reason}")
-    _enforce(conn, ban)
-
-
-def _enforce(conn: IRCConnection, ban) -> None:
-    """Disconnect every client the new ban matches, at once (the oper who set it is warned, not cut)."""
-    server = conn.server
-    label = "D-lined" if ban.kind == "d" else "K-lined"
-    for other in list(server.connections):
-        if other.closing:
-            continue
-        if ban.kind == "d":
-            hit = server.bans.find_dline(other.peer_host) is ban
+    stored = await server.bans.add(ban)
+    server.realm.server_ban_changed(kind, mask, ban)  # the other nodes of a cluster too
+    if not conn.closing:
+        if stored.state == "refused":
+            conn.notice(f"*** {name} for {mask} is in force but could not be stored (lost at "
+                        f"restart): {stored.error}")
+        elif stored.state == "waiting":
+            conn.notice(f"*** {name} added for {mask} {how_long}: {reason} (in force now; "
+                        f"{_WAITING.format('it')})")
         else:
-            hit = other.user is not None and server.bans.find_kline(
-                other.user.username, [other.peer_host, other.user.host]) is ban
-        if not hit:
-            continue
-        if other is conn:
-            conn.notice(f"*** Your own connection matches this {label[0]}-line; it stays open")
-            continue
-        other.log.info("%s by %s: %s", label, _who(conn), ban.reason)
-        other.close(f"{label}: {ban.reason}")
+            conn.notice(f"*** {name} added for {mask} {how_long}: {reason}")
+    server.enforce_ban(ban, _who(conn), conn)
 
 
 @command("UNKLINE", min_params=1)
@@ -297,14 +284,18 @@ def handle_undline(conn: IRCConnection, msg: Message) -> None:
 
 async def _remove_ban(conn: IRCConnection, kind: str, mask: str) -> None:
     name = f"{kind.upper()}-line"
-    found, error = await conn.server.bans.remove(kind, mask)
+    found, stored = await conn.server.bans.remove(kind, mask)
     if found:
         conn.log.info("%s %s removed by %s", name, mask, _who(conn))
+        conn.server.realm.server_ban_changed(kind, mask, None)
     if conn.closing:
         return
     if not found:
         conn.notice(f"*** No {name} for {mask}")
-    elif error is not None:
-        conn.notice(f"*** {name} for {mask} is lifted but could not be removed from the database: {error}")
+    elif stored.state == "refused":
+        conn.notice(f"*** {name} for {mask} is lifted but could not be removed from the database: "
+                    f"{stored.error}")
+    elif stored.state == "waiting":
+        conn.notice(f"*** {name} for {mask} removed (lifted now; {_WAITING.format('the removal')})")
     else:
         conn.notice(f"*** {name} for {mask} removed")
