@@ -742,7 +742,7 @@ def scenario_idle(server: Server, lg: LoadGen, sz: Sizes, log: Callable, profile
                                          f"-> {blocks_after}" if blocks_before is not None else ""))
     first, second = rounds
     heap: dict[str, Any] = {}
-    if first["heap_blocks_before"] is not None:
+    if first["heap_blocks_before"]:  # None for the others; 0 under PYTHONMALLOC=malloc
         # words only: how much of what the clients added is still live after they left.
         # RSS, the figure compared between servers, also holds what the allocator keeps.
         added = max(1, first["heap_blocks_joined"] - first["heap_blocks_before"])

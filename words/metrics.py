@@ -117,7 +117,8 @@ def render(server: IRCServer) -> str:
     metric(
         "words_python_heap_blocks", "gauge",
         "Memory blocks the interpreter has allocated: live objects and buffers (RSS also holds "
-        "memory the allocator keeps after they are freed).", sys.getallocatedblocks(),
+        "memory the allocator keeps after they are freed; 0 under PYTHONMALLOC=malloc).",
+        sys.getallocatedblocks(),
     )
     commands = sorted(server.command_counts.items())
     out.append("# HELP words_commands_total Commands dispatched, by command.\n# TYPE words_commands_total counter\n")
