@@ -79,6 +79,15 @@ async def accepted(protocols: list, n: int = 1) -> list:
     return protocols
 
 
+def small_window_client(listener: PlainListener) -> socket.socket:
+    """A connected, non-blocking client socket whose small receive buffer fills quickly."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(listener.sockets[0].getsockname())
+    sock.setblocking(False)
+    return sock
+
+
 async def test_connection_made_data_and_peer_eof(serve) -> None:
     listener, protocols = await serve()
     port = listener.sockets[0].getsockname()[1]
@@ -101,10 +110,7 @@ async def test_connection_made_data_and_peer_eof(serve) -> None:
 
 async def test_a_full_socket_buffers_in_order_and_drains(serve) -> None:
     listener, protocols = await serve()
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(listener.sockets[0].getsockname())
-    sock.setblocking(False)
+    sock = small_window_client(listener)
     [server_side] = await accepted(protocols)
     transport = server_side.transport
     payload = b"".join(b"%07d\n" % i for i in range(500_000))  # 4 MB, more than the kernel holds
@@ -123,10 +129,7 @@ async def test_a_full_socket_buffers_in_order_and_drains(serve) -> None:
 
 async def test_close_sends_what_is_buffered_then_is_lost_once(serve) -> None:
     listener, protocols = await serve()
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(listener.sockets[0].getsockname())
-    sock.setblocking(False)
+    sock = small_window_client(listener)
     [server_side] = await accepted(protocols)
     transport = server_side.transport
     payload = b"x" * 3_000_000 + b"ERROR :bye\r\n"
@@ -166,9 +169,7 @@ async def test_a_lost_connection_is_freed_without_the_cycle_collector(serve) -> 
 
 async def test_abort_drops_the_buffer(serve) -> None:
     listener, protocols = await serve()
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(listener.sockets[0].getsockname())
+    sock = small_window_client(listener)
     [server_side] = await accepted(protocols)
     transport = server_side.transport
     transport.write(b"y" * 4_000_000)
